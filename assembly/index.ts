@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: MIT
+export { alloc, free, heapInUse } from './mem';
+export { gemmF32x4, gemmScalar, EPI_STORE, EPI_BIAS_LEAKY, EPI_LEAKY_GRAD, EPI_BIAS } from './gemm';
+export { rowsDotF32x4, rowsDotScalar } from './rows';
+export {
+  setSimd, getSimd, flowPackedFloats, flowDerivedFloats, flowCanonicalFloats, flowWorkspaceBytes, flowWsOffset,
+  flowPack, flowUnpack, flowSync, flowInverse, flowBackward, flowLogProbBackward, flowForward,
+} from './realnvp';
+export { rleLoss, RLE_OFFICIAL, RLE_MMPOSE_LAPLACE, RLE_MMPOSE_GAUSSIAN, RLE_NO_RESIDUAL, RLE_DIRECT, LOSS_L1, LOSS_L2 } from './rle';
+export { adamStep, sgdStep } from './adam';

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// The raw exports of assembly/index.ts. Pointers and sizes are plain numbers (u32 on the WASM side).
+
+export interface WasmExports {
+  memory: WebAssembly.Memory;
+  alloc(bytes: number): number;
+  free(ptr: number): void;
+  heapInUse(): number;
+  gemmF32x4(A: number, sm: number, sk: number, B: number, ldb: number, C: number, ldc: number,
+    M: number, Nc: number, K: number, mode: number, bias: number, act: number, slope: number): void;
+  gemmScalar(A: number, sm: number, sk: number, B: number, ldb: number, C: number, ldc: number,
+    M: number, Nc: number, K: number, mode: number, bias: number, act: number, slope: number): void;
+  rowsDotF32x4(X: number, ldx: number, W: number, ldw: number, Y: number, ldy: number,
+    N: number, Dout: number, K: number, bias: number): void;
+  rowsDotScalar(X: number, ldx: number, W: number, ldw: number, Y: number, ldy: number,
+    N: number, Dout: number, K: number, bias: number): void;
+  EPI_STORE: WebAssembly.Global; EPI_BIAS_LEAKY: WebAssembly.Global; EPI_LEAKY_GRAD: WebAssembly.Global; EPI_BIAS: WebAssembly.Global;
+  setSimd(on: number): void;
+  getSimd(): number;
+  flowPackedFloats(D: number, H: number, C: number): number;
+  flowDerivedFloats(D: number, H: number, C: number): number;
+  flowCanonicalFloats(D: number, H: number, C: number): number;
+  flowWorkspaceBytes(D: number, H: number, C: number, N: number): number;
+  flowWsOffset(desc: number, slot: number): number;
+  flowPack(desc: number, canon: number, dst: number): void;
+  flowUnpack(desc: number, src: number, canon: number): void;
+  flowSync(desc: number): void;
+  flowInverse(desc: number, N: number): void;
+  flowBackward(desc: number, N: number): void;
+  flowLogProbBackward(desc: number, N: number, useW: number): void;
+  flowForward(desc: number, N: number): void;
+  rleLoss(desc: number, variant: number, B: number, K: number, io: number, wantGrad: number): number;
+  adamStep(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number,
+    eps: number, wd: number, bc1: number, bc2: number, decoupled: number): void;
+  sgdStep(p: number, g: number, mom: number, n: number, lr: number, momentum: number, wd: number): void;
+}
+
+/** Descriptor slots (i32), mirrored from assembly/realnvp.ts. */
+export const DESC = { D: 0, H: 1, HP: 2, C: 3, SLOPE: 4, MASKS: 5, PARAMS: 6, DERIVED: 7, GRADS: 8, WS: 9, CAP: 10, SLOTS: 12 } as const;
+/** Workspace slots for flowWsOffset. */
+export const WS = { IN: 0, Z: 1, OUT: 2, LD: 3, LP: 4, W: 5, G: 6, GLD: 7, AUX: 8, SIG: 9 } as const;
