@@ -165,6 +165,10 @@ function gemmAccRowsF32x4(A: usize, sk: i32, aRow: i32, B: usize, ldb: i32, bRow
 // Bytes of input and dy rows one block of output rows may span, so a block stays in L1/L2.
 let rowBlockBytes: i32 = 48 << 10;
 export function convSetRowBlockBytes(b: i32): void { rowBlockBytes = b; }
+let useSlide = true;
+let dwRowBlockBytes: i32 = 64 << 10;
+export function convSetDwRowBlockBytes(b: i32): void { dwRowBlockBytes = b; }
+export function convSetSlide(on: i32): void { useSlide = on != 0; }
 
 @inline function rowBlock(bytesPerRow: i32, rows: i32): i32 {
   let rb = rowBlockBytes / (bytesPerRow > 0 ? bytesPerRow : 1);
@@ -337,12 +341,89 @@ export function restrideRowsF32(buf: usize, rows: i32, fromLd: i32, toLd: i32, c
   }
 }
 
+// Stride 1, dilation 1, T = 3: iterate over input columns i = ow + t and keep the last three dy
+// values in registers, acc_t += x[i]·dy[i - t]: one x load per filter row and one dy load per column
+// instead of one x load per tap.
+@inline function fgSlide3(R: i32, acc: usize, accRow: usize, accTap: usize,
+                          xp: usize, xKh: usize, xOw: usize, xNext: usize,
+                          dyp: usize, dyOw: usize, dyNext: usize, rows: i32, lo: i32, hi: i32): void {
+  const z = f32x4.splat(0);
+  const a1 = acc + accRow, a2 = a1 + accRow;
+  const t2 = accTap * 2;
+  let s00 = v128.load(acc), s01 = v128.load(acc + accTap), s02 = v128.load(acc + t2);
+  let s10 = z, s11 = z, s12 = z, s20 = z, s21 = z, s22 = z;
+  if (R > 1) { s10 = v128.load(a1); s11 = v128.load(a1 + accTap); s12 = v128.load(a1 + t2); }
+  if (R > 2) { s20 = v128.load(a2); s21 = v128.load(a2 + accTap); s22 = v128.load(a2 + t2); }
+  const k2 = xKh * 2;
+  const L = hi - lo;
+  let rx = xp + <usize>lo * xOw, rd = dyp + <usize>lo * dyOw;
+  for (let r = 0; r < rows; r++) {
+    let px = rx, pd = rd;
+    // i = lo: tap 0 only.
+    let d0 = v128.load(pd), d1 = z, d2 = z;
+    let x = v128.load(px);
+    s00 = f32x4.add(s00, f32x4.mul(x, d0));
+    if (R > 1) { x = v128.load(px + xKh); s10 = f32x4.add(s10, f32x4.mul(x, d0)); }
+    if (R > 2) { x = v128.load(px + k2); s20 = f32x4.add(s20, f32x4.mul(x, d0)); }
+    px += xOw; pd += dyOw;
+    if (L >= 2) {
+      // i = lo + 1: taps 0, 1.
+      d1 = d0; d0 = v128.load(pd);
+      x = v128.load(px);
+      s00 = f32x4.add(s00, f32x4.mul(x, d0)); s01 = f32x4.add(s01, f32x4.mul(x, d1));
+      if (R > 1) { x = v128.load(px + xKh); s10 = f32x4.add(s10, f32x4.mul(x, d0)); s11 = f32x4.add(s11, f32x4.mul(x, d1)); }
+      if (R > 2) { x = v128.load(px + k2); s20 = f32x4.add(s20, f32x4.mul(x, d0)); s21 = f32x4.add(s21, f32x4.mul(x, d1)); }
+      px += xOw; pd += dyOw;
+      for (let i = lo + 2; i < hi; i++) {
+        d2 = d1; d1 = d0; d0 = v128.load(pd);
+        x = v128.load(px);
+        s00 = f32x4.add(s00, f32x4.mul(x, d0)); s01 = f32x4.add(s01, f32x4.mul(x, d1)); s02 = f32x4.add(s02, f32x4.mul(x, d2));
+        if (R > 1) {
+          x = v128.load(px + xKh);
+          s10 = f32x4.add(s10, f32x4.mul(x, d0)); s11 = f32x4.add(s11, f32x4.mul(x, d1)); s12 = f32x4.add(s12, f32x4.mul(x, d2));
+        }
+        if (R > 2) {
+          x = v128.load(px + k2);
+          s20 = f32x4.add(s20, f32x4.mul(x, d0)); s21 = f32x4.add(s21, f32x4.mul(x, d1)); s22 = f32x4.add(s22, f32x4.mul(x, d2));
+        }
+        px += xOw; pd += dyOw;
+      }
+    }
+    // i = hi: taps 1 (dy[hi-1]) and 2 (dy[hi-2], when L >= 2); i = hi + 1: tap 2 (dy[hi-1]).
+    x = v128.load(px);
+    s01 = f32x4.add(s01, f32x4.mul(x, d0));
+    if (L >= 2) s02 = f32x4.add(s02, f32x4.mul(x, d1));
+    if (R > 1) {
+      x = v128.load(px + xKh);
+      s11 = f32x4.add(s11, f32x4.mul(x, d0));
+      if (L >= 2) s12 = f32x4.add(s12, f32x4.mul(x, d1));
+    }
+    if (R > 2) {
+      x = v128.load(px + k2);
+      s21 = f32x4.add(s21, f32x4.mul(x, d0));
+      if (L >= 2) s22 = f32x4.add(s22, f32x4.mul(x, d1));
+    }
+    px += xOw;
+    s02 = f32x4.add(s02, f32x4.mul(v128.load(px), d0));
+    if (R > 1) s12 = f32x4.add(s12, f32x4.mul(v128.load(px + xKh), d0));
+    if (R > 2) s22 = f32x4.add(s22, f32x4.mul(v128.load(px + k2), d0));
+    rx += xNext; rd += dyNext;
+  }
+  v128.store(acc, s00); v128.store(acc + accTap, s01); v128.store(acc + t2, s02);
+  if (R > 1) { v128.store(a1, s10); v128.store(a1 + accTap, s11); v128.store(a1 + t2, s12); }
+  if (R > 2) { v128.store(a2, s20); v128.store(a2 + accTap, s21); v128.store(a2 + t2, s22); }
+}
+
 // Dispatches to the (R, T) specialisation so each one is compiled with its own register set.
 function fgBlockAny(R: i32, T: i32, acc: usize, accRow: usize, accTap: usize,
                     xp: usize, xKh: usize, xTap: usize, xOw: usize, xNext: usize,
                     dyp: usize, dyOw: usize, dyNext: usize, rows: i32, lo: i32, hi: i32): void {
   const key = R * 4 + T;
-  if (key == 15) fgBlock(3, 3, acc, accRow, accTap, xp, xKh, xTap, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
+  if (T == 3 && xTap == xOw && useSlide) {
+    if (R == 3) fgSlide3(3, acc, accRow, accTap, xp, xKh, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
+    else if (R == 2) fgSlide3(2, acc, accRow, accTap, xp, xKh, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
+    else fgSlide3(1, acc, accRow, accTap, xp, xKh, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
+  } else if (key == 15) fgBlock(3, 3, acc, accRow, accTap, xp, xKh, xTap, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
   else if (key == 14) fgBlock(3, 2, acc, accRow, accTap, xp, xKh, xTap, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
   else if (key == 13) fgBlock(3, 1, acc, accRow, accTap, xp, xKh, xTap, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
   else if (key == 11) fgBlock(2, 3, acc, accRow, accTap, xp, xKh, xTap, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
@@ -442,8 +523,14 @@ export function depthwiseBackpropFilterF32x4(x: usize, dy: usize, dW: usize,
         const a = khLo(oh, sh, dh, pt, KH), b = khHi(oh, sh, dh, pt, H, KH);
         let oe = oh + 1;
         while (oe < OH && khLo(oe, sh, dh, pt, KH) == a && khHi(oe, sh, dh, pt, H, KH) == b) oe++;
-        const RB = rowBlock((W * (b > a ? b - a : 1) + OW) * CM << 2, oe - oh);
+        // A 64-byte line of a pixel holds 4 channel groups: the passes for those 4 groups run over a
+        // block of rows whose lines fit in L1 together, so only the first pass misses.
+        const lineRow = (sh * W + OW) << 6;
+        let RB = dwRowBlockBytes / lineRow;
+        if (RB < 1) RB = 1;
+        for (let q0 = 0; q0 < CM4; q0 += 16)
         for (let ob = oh; ob < oe && b > a; ob += RB) {
+          const q1 = q0 + 16 < CM4 ? q0 + 16 : CM4;
           const rows = oe - ob < RB ? oe - ob : RB;
           const dyRow = dy + ((<usize>(n * OH + ob) * OW * CM) << 2);
           for (let kh0 = a; kh0 < b; kh0 += 3) {
@@ -457,7 +544,7 @@ export function depthwiseBackpropFilterF32x4(x: usize, dy: usize, dW: usize,
               const xp0 = xRow + <usize>(off0 * CM << 2);
               const acc0 = dW + ((<usize>(kh0 * KW + kw0) * CM) << 2);
               if (hi > lo) {
-                for (let j = 0; j < CM4; j += 4) {
+                for (let j = q0; j < q1; j += 4) {
                   const jb = (<usize>j) << 2;
                   fgBlockAny(R, T, acc0 + jb, accRow, accTap, xp0 + jb, xKh, xTap, xOw, xNext,
                     dyRow + jb, cmB, dyNext, rows, lo, hi);
@@ -470,7 +557,7 @@ export function depthwiseBackpropFilterF32x4(x: usize, dy: usize, dW: usize,
                 const s2 = hi > lo ? (tlo > hi ? tlo : hi) : thi;   // right border [s2, thi)
                 if (e1 <= tlo && thi <= s2) continue;
                 const xp = xp0 + <usize>t * xTap, acc = acc0 + <usize>t * accTap;
-                for (let j = 0; j < CM4; j += 4) {
+                for (let j = q0; j < q1; j += 4) {
                   const jb = (<usize>j) << 2;
                   if (e1 > tlo) fgBlockAny(R, 1, acc + jb, accRow, accTap, xp + jb, xKh, xTap, xOw, xNext,
                     dyRow + jb, cmB, dyNext, rows, tlo, e1);
@@ -537,10 +624,58 @@ export function depthwiseBackpropFilterF32x4(x: usize, dy: usize, dW: usize,
   }
 }
 
+// dwq == 1, T == 3, at least 3 columns: walk dy columns c = u + cw0 once, each feeding the three
+// outputs it touches (sliding partial sums A, B, C for u, u+1, u+2): R loads per output instead of 3R.
+@inline function igSlide3(R: i32, tp: usize, tStep: usize, dyp: usize, dyU: usize, dyKh: usize,
+                          wp: usize, wTap: usize, wKh: usize, lo: i32, hi: i32): void {
+  const z = f32x4.splat(0);
+  const w1 = wp + wKh, w2 = w1 + wKh, wt2 = wTap * 2;
+  const k00 = v128.load(wp), k01 = v128.load(wp + wTap), k02 = v128.load(wp + wt2);
+  let k10 = z, k11 = z, k12 = z, k20 = z, k21 = z, k22 = z;
+  if (R > 1) { k10 = v128.load(w1); k11 = v128.load(w1 + wTap); k12 = v128.load(w1 + wt2); }
+  if (R > 2) { k20 = v128.load(w2); k21 = v128.load(w2 + wTap); k22 = v128.load(w2 + wt2); }
+  const r2 = dyKh * 2;
+  // Prologue: dy[c-2] (tap 2 of u = lo) and dy[c-1] (tap 1 of lo, tap 2 of lo + 1), c = lo + cw0.
+  let pd = dyp + <usize>lo * dyU - dyU * 2;
+  let d = v128.load(pd);
+  let A = f32x4.mul(d, k02);
+  if (R > 1) { d = v128.load(pd + dyKh); A = f32x4.add(A, f32x4.mul(d, k12)); }
+  if (R > 2) { d = v128.load(pd + r2); A = f32x4.add(A, f32x4.mul(d, k22)); }
+  pd += dyU;
+  d = v128.load(pd);
+  A = f32x4.add(A, f32x4.mul(d, k01));
+  let B = f32x4.mul(d, k02);
+  if (R > 1) { d = v128.load(pd + dyKh); A = f32x4.add(A, f32x4.mul(d, k11)); B = f32x4.add(B, f32x4.mul(d, k12)); }
+  if (R > 2) { d = v128.load(pd + r2); A = f32x4.add(A, f32x4.mul(d, k21)); B = f32x4.add(B, f32x4.mul(d, k22)); }
+  pd += dyU;
+  let pt = tp + <usize>lo * tStep;
+  for (let u = lo; u < hi; u++) {
+    d = v128.load(pd);
+    A = f32x4.add(A, f32x4.mul(d, k00));
+    B = f32x4.add(B, f32x4.mul(d, k01));
+    let C = f32x4.mul(d, k02);
+    if (R > 1) {
+      d = v128.load(pd + dyKh);
+      A = f32x4.add(A, f32x4.mul(d, k10)); B = f32x4.add(B, f32x4.mul(d, k11)); C = f32x4.add(C, f32x4.mul(d, k12));
+    }
+    if (R > 2) {
+      d = v128.load(pd + r2);
+      A = f32x4.add(A, f32x4.mul(d, k20)); B = f32x4.add(B, f32x4.mul(d, k21)); C = f32x4.add(C, f32x4.mul(d, k22));
+    }
+    v128.store(pt, f32x4.add(v128.load(pt), A));
+    A = B; B = C;
+    pt += tStep; pd += dyU;
+  }
+}
+
 function igBlockAny(R: i32, T: i32, tp: usize, tStep: usize, dyp: usize, dyU: usize, dyTap: usize,
                     dyKh: usize, wp: usize, wTap: usize, wKh: usize, lo: i32, hi: i32): void {
   const key = R * 4 + T;
-  if (key == 15) igBlock(3, 3, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
+  if (T == 3 && dyTap == dyU && hi - lo >= 3 && useSlide) {
+    if (R == 3) igSlide3(3, tp, tStep, dyp, dyU, dyKh, wp, wTap, wKh, lo, hi);
+    else if (R == 2) igSlide3(2, tp, tStep, dyp, dyU, dyKh, wp, wTap, wKh, lo, hi);
+    else igSlide3(1, tp, tStep, dyp, dyU, dyKh, wp, wTap, wKh, lo, hi);
+  } else if (key == 15) igBlock(3, 3, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
   else if (key == 14) igBlock(3, 2, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
   else if (key == 13) igBlock(3, 1, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
   else if (key == 11) igBlock(2, 3, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
@@ -638,7 +773,10 @@ export function depthwiseBackpropInputF32x4(dy: usize, w: usize, dx: usize,
           if (oh < 0) break;
           kB = kh + khStep;
         }
+        // Channel groups sharing a 64-byte line run back to back (see the filter gradient).
+        for (let q0 = 0; q0 < CM4; q0 += 16)
         for (let kh0 = kA; kh0 < kB; kh0 += 3 * khStep) {
+          const q1 = q0 + 16 < CM4 ? q0 + 16 : CM4;
           let R = (kB - kh0) / khStep;
           if (R > 3) R = 3;
           const oh0 = (ch - kh0 * dh) / sh;
@@ -666,7 +804,7 @@ export function depthwiseBackpropInputF32x4(dy: usize, w: usize, dx: usize,
               const dyTap = <usize>dwq * cmB;
               const wp0 = wRow + ((<usize>kw0 * CM) << 2);
               if (hi > lo) {
-                for (let j = 0; j < CM4; j += 4) {
+                for (let j = q0; j < q1; j += 4) {
                   const jb = (<usize>j) << 2;
                   igBlockAny(R, T, tp0 + jb, tStep, dyp0 + jb, cmB, dyTap, dyKh, wp0 + jb, wTap, wKh, lo, hi);
                 }
@@ -680,7 +818,7 @@ export function depthwiseBackpropInputF32x4(dy: usize, w: usize, dx: usize,
                 if (e1 <= tlo && thi <= s2) continue;
                 const dyp = dyRow + <usize>(cw * CM << 2);
                 const wp = wp0 + <usize>t * wTap;
-                for (let j = 0; j < CM4; j += 4) {
+                for (let j = q0; j < q1; j += 4) {
                   const jb = (<usize>j) << 2;
                   if (e1 > tlo) igBlockAny(R, 1, tp0 + jb, tStep, dyp + jb, cmB, dyTap, dyKh, wp + jb, wTap, wKh, tlo, e1);
                   if (thi > s2) igBlockAny(R, 1, tp0 + jb, tStep, dyp + jb, cmB, dyTap, dyKh, wp + jb, wTap, wKh, s2, thi);

@@ -14,3 +14,5 @@ export {
   depthwiseBackpropInputF32x4, depthwiseBackpropInputScalar, depthwiseBackpropInputScratch,
 } from './conv_backprop';
 export { convSetRowBlockBytes } from './conv_backprop';
+export { convSetSlide } from './conv_backprop';
+export { convSetDwRowBlockBytes } from './conv_backprop';

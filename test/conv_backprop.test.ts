@@ -228,6 +228,13 @@ describe('depthwise gradients (DepthwiseConv2dNativeBackpropFilter / BackpropInp
       [[3, 9, 10, 6], [3, 3, 6, 2], [1, 2], [2, 1], [[0, 0], [1, 2], [2, 0], [0, 0]]],
       [[2, 8, 8, 36], [7, 7, 36, 1], [1, 1], [1, 1], 'same'],
       [[1, 10, 10, 5], [3, 3, 5, 3], [2, 2], [1, 1], 'same'],  // C*M = 15: scalar tails
+      // Narrow rows: 1, 2, 3 interior columns for the sliding-window paths (stride == dilation).
+      [[2, 5, 3, 8], [3, 3, 8, 1], [1, 1], [1, 1], 'same'],
+      [[2, 5, 4, 8], [3, 3, 8, 1], [1, 1], [1, 1], 'same'],
+      [[2, 5, 5, 8], [3, 3, 8, 1], [1, 1], [1, 1], 'same'],
+      [[2, 5, 4, 8], [3, 3, 8, 1], [1, 1], [1, 1], 'valid'],
+      [[2, 9, 7, 8], [3, 3, 8, 1], [2, 2], [2, 2], 'same'],
+      [[2, 9, 9, 4], [3, 3, 4, 2], [2, 2], [2, 2], 'valid'],
     ];
     shapes.forEach(([xs, fs, st, dil, pad], i) => {
       const c: Case = { x: xs, filter: fs, strides: st, dilations: dil, pad, depthwise: true };
