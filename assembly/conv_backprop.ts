@@ -162,16 +162,14 @@ function gemmAccRowsF32x4(A: usize, sk: i32, aRow: i32, B: usize, ldb: i32, bRow
   return hi < OW ? hi : OW;
 }
 
-// Bytes of input and dy rows one block of output rows may span, so a block stays in L1/L2.
-let rowBlockBytes: i32 = 48 << 10;
-export function convSetRowBlockBytes(b: i32): void { rowBlockBytes = b; }
-let useSlide = true;
-let dwRowBlockBytes: i32 = 64 << 10;
-export function convSetDwRowBlockBytes(b: i32): void { dwRowBlockBytes = b; }
-export function convSetSlide(on: i32): void { useSlide = on != 0; }
+// Bytes of input and dy rows one GEMM block of output rows may span (measured: 48 KiB, the L1 size
+// of the machine we tuned on, to 400 KiB all within noise; below 24 KiB the C tile reloads show).
+const ROW_BLOCK_BYTES: i32 = 48 << 10;
+// Depthwise: bytes of 64-byte pixel lines one block of rows may span (16 KiB and less measurably slower).
+const DW_ROW_BLOCK_BYTES: i32 = 64 << 10;
 
 @inline function rowBlock(bytesPerRow: i32, rows: i32): i32 {
-  let rb = rowBlockBytes / (bytesPerRow > 0 ? bytesPerRow : 1);
+  let rb = ROW_BLOCK_BYTES / (bytesPerRow > 0 ? bytesPerRow : 1);
   if (rb < 1) rb = 1;
   return rb < rows ? rb : rows;
 }
@@ -419,7 +417,7 @@ function fgBlockAny(R: i32, T: i32, acc: usize, accRow: usize, accTap: usize,
                     xp: usize, xKh: usize, xTap: usize, xOw: usize, xNext: usize,
                     dyp: usize, dyOw: usize, dyNext: usize, rows: i32, lo: i32, hi: i32): void {
   const key = R * 4 + T;
-  if (T == 3 && xTap == xOw && useSlide) {
+  if (T == 3 && xTap == xOw) {
     if (R == 3) fgSlide3(3, acc, accRow, accTap, xp, xKh, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
     else if (R == 2) fgSlide3(2, acc, accRow, accTap, xp, xKh, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
     else fgSlide3(1, acc, accRow, accTap, xp, xKh, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
@@ -526,7 +524,7 @@ export function depthwiseBackpropFilterF32x4(x: usize, dy: usize, dW: usize,
         // A 64-byte line of a pixel holds 4 channel groups: the passes for those 4 groups run over a
         // block of rows whose lines fit in L1 together, so only the first pass misses.
         const lineRow = (sh * W + OW) << 6;
-        let RB = dwRowBlockBytes / lineRow;
+        let RB = DW_ROW_BLOCK_BYTES / lineRow;
         if (RB < 1) RB = 1;
         for (let q0 = 0; q0 < CM4; q0 += 16)
         for (let ob = oh; ob < oe && b > a; ob += RB) {
@@ -581,7 +579,7 @@ export function depthwiseBackpropFilterF32x4(x: usize, dy: usize, dW: usize,
 // (R, T <= 3) keeps its weights (one channel group of 4) in registers and adds its sum into the row
 // accumulator t (in cache), once per block.
 
-@inline function igBlock(R: i32, T: i32, tp: usize, tStep: usize, dyp: usize, dyU: usize, dyTap: usize,
+@inline function igBlock(R: i32, T: i32, ST: bool, tp: usize, tStep: usize, dyp: usize, dyU: usize, dyTap: usize,
                          dyKh: usize, wp: usize, wTap: usize, wKh: usize, lo: i32, hi: i32): void {
   const z = f32x4.splat(0);
   const w1 = wp + wKh, w2 = w1 + wKh;
@@ -604,7 +602,7 @@ export function depthwiseBackpropFilterF32x4(x: usize, dy: usize, dW: usize,
     let s0 = f32x4.mul(v128.load(pd), k00);
     if (T > 1) s0 = f32x4.add(s0, f32x4.mul(v128.load(pd - dyTap), k01));
     if (T > 2) s0 = f32x4.add(s0, f32x4.mul(v128.load(pd - d2), k02));
-    let s = f32x4.add(v128.load(pt), s0);
+    let s = ST ? s0 : f32x4.add(v128.load(pt), s0);
     if (R > 1) {
       const q = pd + dyKh;
       let s1 = f32x4.mul(v128.load(q), k10);
@@ -626,7 +624,7 @@ export function depthwiseBackpropFilterF32x4(x: usize, dy: usize, dW: usize,
 
 // dwq == 1, T == 3, at least 3 columns: walk dy columns c = u + cw0 once, each feeding the three
 // outputs it touches (sliding partial sums A, B, C for u, u+1, u+2): R loads per output instead of 3R.
-@inline function igSlide3(R: i32, tp: usize, tStep: usize, dyp: usize, dyU: usize, dyKh: usize,
+@inline function igSlide3(R: i32, ST: bool, tp: usize, tStep: usize, dyp: usize, dyU: usize, dyKh: usize,
                           wp: usize, wTap: usize, wKh: usize, lo: i32, hi: i32): void {
   const z = f32x4.splat(0);
   const w1 = wp + wKh, w2 = w1 + wKh, wt2 = wTap * 2;
@@ -662,28 +660,40 @@ export function depthwiseBackpropFilterF32x4(x: usize, dy: usize, dW: usize,
       d = v128.load(pd + r2);
       A = f32x4.add(A, f32x4.mul(d, k20)); B = f32x4.add(B, f32x4.mul(d, k21)); C = f32x4.add(C, f32x4.mul(d, k22));
     }
-    v128.store(pt, f32x4.add(v128.load(pt), A));
+    v128.store(pt, ST ? A : f32x4.add(v128.load(pt), A));
     A = B; B = C;
     pt += tStep; pd += dyU;
   }
 }
 
-function igBlockAny(R: i32, T: i32, tp: usize, tStep: usize, dyp: usize, dyU: usize, dyTap: usize,
-                    dyKh: usize, wp: usize, wTap: usize, wKh: usize, lo: i32, hi: i32): void {
+@inline function igDispatch(R: i32, T: i32, ST: bool, tp: usize, tStep: usize, dyp: usize, dyU: usize,
+                            dyTap: usize, dyKh: usize, wp: usize, wTap: usize, wKh: usize, lo: i32, hi: i32): void {
   const key = R * 4 + T;
-  if (T == 3 && dyTap == dyU && hi - lo >= 3 && useSlide) {
-    if (R == 3) igSlide3(3, tp, tStep, dyp, dyU, dyKh, wp, wTap, wKh, lo, hi);
-    else if (R == 2) igSlide3(2, tp, tStep, dyp, dyU, dyKh, wp, wTap, wKh, lo, hi);
-    else igSlide3(1, tp, tStep, dyp, dyU, dyKh, wp, wTap, wKh, lo, hi);
-  } else if (key == 15) igBlock(3, 3, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
-  else if (key == 14) igBlock(3, 2, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
-  else if (key == 13) igBlock(3, 1, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
-  else if (key == 11) igBlock(2, 3, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
-  else if (key == 10) igBlock(2, 2, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
-  else if (key == 9) igBlock(2, 1, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
-  else if (key == 7) igBlock(1, 3, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
-  else if (key == 6) igBlock(1, 2, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
-  else igBlock(1, 1, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
+  if (T == 3 && dyTap == dyU && hi - lo >= 3) {
+    if (R == 3) igSlide3(3, ST, tp, tStep, dyp, dyU, dyKh, wp, wTap, wKh, lo, hi);
+    else if (R == 2) igSlide3(2, ST, tp, tStep, dyp, dyU, dyKh, wp, wTap, wKh, lo, hi);
+    else igSlide3(1, ST, tp, tStep, dyp, dyU, dyKh, wp, wTap, wKh, lo, hi);
+  } else if (key == 15) igBlock(3, 3, ST, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
+  else if (key == 14) igBlock(3, 2, ST, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
+  else if (key == 13) igBlock(3, 1, ST, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
+  else if (key == 11) igBlock(2, 3, ST, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
+  else if (key == 10) igBlock(2, 2, ST, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
+  else if (key == 9) igBlock(2, 1, ST, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
+  else if (key == 7) igBlock(1, 3, ST, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
+  else if (key == 6) igBlock(1, 2, ST, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
+  else igBlock(1, 1, ST, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
+}
+
+// `store`: the block is the only one covering these columns, so it writes t instead of adding to it.
+function igBlockAny(R: i32, T: i32, store: bool, tp: usize, tStep: usize, dyp: usize, dyU: usize, dyTap: usize,
+                    dyKh: usize, wp: usize, wTap: usize, wKh: usize, lo: i32, hi: i32): void {
+  if (store) igDispatch(R, T, true, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
+  else igDispatch(R, T, false, tp, tStep, dyp, dyU, dyTap, dyKh, wp, wTap, wKh, lo, hi);
+}
+
+// Zeroes the t columns iw = r + sw*u, u in [u0, u1) (all channels).
+@inline function zeroCols(tRow: usize, r: i32, sw: i32, cmB: usize, u0: i32, u1: i32): void {
+  for (let u = u0; u < u1; u++) memory.fill(tRow + <usize>(r + sw * u) * cmB, 0, cmB);
 }
 
 @inline function gcd(a: i32, b: i32): i32 {
@@ -759,7 +769,6 @@ export function depthwiseBackpropInputF32x4(dy: usize, w: usize, dx: usize,
       for (let ih = 0; ih < H; ih++) {
         const dxRow = dx + ((<usize>(n * H + ih) * W * C) << 2);
         const tRow = M == 1 ? dxRow : scratch;
-        memory.fill(tRow, 0, (<usize>W * CM) << 2);
         // Valid filter rows: kh*dh ≡ ih + pt (mod sh), an arithmetic progression; keep oh in [0, OH).
         const ch = ih + pt;
         let kf = -1;
@@ -772,6 +781,34 @@ export function depthwiseBackpropInputF32x4(dy: usize, w: usize, dx: usize,
           if (oh >= OH) { kA = kh + khStep; continue; }
           if (oh < 0) break;
           kB = kh + khStep;
+        }
+        const nKh = kB > kA ? (kB - kA) / khStep : 0;
+        // Zero what no block will store. Stride 1 with one block (filters up to 3x3): its interior is
+        // stored directly and only the border columns, which taps add to, are zeroed first. Strided
+        // rows are zeroed whole: one sequential fill beats strided first-touch stores (measured).
+        let singleMask = 0;
+        if (nKh == 0 || sw > 1) memory.fill(tRow, 0, (<usize>W * CM) << 2);
+        for (let r = 0; nKh > 0 && sw == 1 && r < sw; r++) {
+          const U = (W - r + sw - 1) / sw;
+          const cr = r + pl;
+          let kwFirst = -1;
+          for (let kw = 0; kw < KW && kw < kwStep; kw++) {
+            if ((cr - kw * dw) % sw == 0) { kwFirst = kw; break; }
+          }
+          const nKw = kwFirst < 0 ? 0 : (KW - 1 - kwFirst) / kwStep + 1;
+          if (nKh <= 3 && nKw >= 1 && nKw <= 3) {
+            const cw0 = (cr - kwFirst * dw) / sw;
+            const cwL = cw0 - (nKw - 1) * dwq;
+            let lo = -cwL; if (lo < 0) lo = 0; if (lo > U) lo = U;
+            let hi = OW - cw0; if (hi > U) hi = U; if (hi < 0) hi = 0;
+            if (hi > lo) {
+              singleMask |= 1 << r;
+              zeroCols(tRow, r, sw, cmB, 0, lo);
+              zeroCols(tRow, r, sw, cmB, hi, U);
+              continue;
+            }
+          }
+          zeroCols(tRow, r, sw, cmB, 0, U);
         }
         // Channel groups sharing a 64-byte line run back to back (see the filter gradient).
         for (let q0 = 0; q0 < CM4; q0 += 16)
@@ -792,6 +829,7 @@ export function depthwiseBackpropInputF32x4(dy: usize, w: usize, dx: usize,
             if (kwFirst < 0) continue;
             const U = (W - r + sw - 1) / sw;          // columns iw = r + sw*u, u in [0, U)
             const tp0 = tRow + ((<usize>r * CM) << 2);
+            const single = (singleMask & (1 << r)) != 0;
             for (let kw0 = kwFirst; kw0 < KW; kw0 += 3 * kwStep) {
               let T = (KW - 1 - kw0) / kwStep + 1;
               if (T > 3) T = 3;
@@ -806,7 +844,7 @@ export function depthwiseBackpropInputF32x4(dy: usize, w: usize, dx: usize,
               if (hi > lo) {
                 for (let j = q0; j < q1; j += 4) {
                   const jb = (<usize>j) << 2;
-                  igBlockAny(R, T, tp0 + jb, tStep, dyp0 + jb, cmB, dyTap, dyKh, wp0 + jb, wTap, wKh, lo, hi);
+                  igBlockAny(R, T, single, tp0 + jb, tStep, dyp0 + jb, cmB, dyTap, dyKh, wp0 + jb, wTap, wKh, lo, hi);
                 }
               }
               for (let t = 0; t < T; t++) {
@@ -820,8 +858,8 @@ export function depthwiseBackpropInputF32x4(dy: usize, w: usize, dx: usize,
                 const wp = wp0 + <usize>t * wTap;
                 for (let j = q0; j < q1; j += 4) {
                   const jb = (<usize>j) << 2;
-                  if (e1 > tlo) igBlockAny(R, 1, tp0 + jb, tStep, dyp + jb, cmB, dyTap, dyKh, wp + jb, wTap, wKh, tlo, e1);
-                  if (thi > s2) igBlockAny(R, 1, tp0 + jb, tStep, dyp + jb, cmB, dyTap, dyKh, wp + jb, wTap, wKh, s2, thi);
+                  if (e1 > tlo) igBlockAny(R, 1, false, tp0 + jb, tStep, dyp + jb, cmB, dyTap, dyKh, wp + jb, wTap, wKh, tlo, e1);
+                  if (thi > s2) igBlockAny(R, 1, false, tp0 + jb, tStep, dyp + jb, cmB, dyTap, dyKh, wp + jb, wTap, wKh, s2, thi);
                 }
               }
             }

@@ -13,6 +13,3 @@ export {
   depthwiseBackpropFilterF32x4, depthwiseBackpropFilterScalar, depthwiseBackpropFilterScratch,
   depthwiseBackpropInputF32x4, depthwiseBackpropInputScalar, depthwiseBackpropInputScratch,
 } from './conv_backprop';
-export { convSetRowBlockBytes } from './conv_backprop';
-export { convSetSlide } from './conv_backprop';
-export { convSetDwRowBlockBytes } from './conv_backprop';

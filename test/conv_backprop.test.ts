@@ -275,6 +275,19 @@ describe('WASM memory', () => {
   });
 });
 
+describe('empty tensors', () => {
+  it('give zero gradients without touching WASM', () => {
+    const g: ConvGeometry = {
+      batchSize: 0, inHeight: 5, inWidth: 5, inChannels: 3, outHeight: 5, outWidth: 5, outChannels: 6,
+      filterHeight: 3, filterWidth: 3, strideHeight: 1, strideWidth: 1, dilationHeight: 1, dilationWidth: 1,
+      padTop: 1, padLeft: 1,
+    };
+    assert.deepEqual(conv2dBackpropFilter(new Float32Array(0), new Float32Array(0), g), new Float32Array(3 * 3 * 3 * 6));
+    assert.deepEqual(depthwiseConv2dBackpropFilter(new Float32Array(0), new Float32Array(0), g), new Float32Array(3 * 3 * 3 * 2));
+    assert.deepEqual(depthwiseConv2dBackpropInput(new Float32Array(0), new Float32Array(3 * 3 * 3 * 2), g), new Float32Array(0));
+  });
+});
+
 describe('registerWasmTrainingKernels', () => {
   it('is idempotent and registers under tfjs kernel names for backend wasm', () => {
     const again = registerWasmTrainingKernels(tf);

@@ -68,6 +68,9 @@ const GEOM_KEYS: readonly (keyof ConvGeometry)[] = [
   'filterHeight', 'filterWidth', 'strideHeight', 'strideWidth', 'dilationHeight', 'dilationWidth',
   'padTop', 'padLeft',
 ];
+const EMPTY_OK = new Set<keyof ConvGeometry>(['batchSize', 'inHeight', 'inWidth', 'outHeight', 'outWidth']);
+const isEmpty = (g: ConvGeometry): boolean =>
+  g.batchSize * g.inHeight * g.inWidth * g.outHeight * g.outWidth === 0;
 // Every buffer, and every index our kernels form, must stay below 2^31 bytes.
 const MAX_FLOATS = 2 ** 29;
 
@@ -78,7 +81,8 @@ export function checkGeometry(op: string, g: ConvGeometry, depthwise: boolean): 
     if (typeof v !== 'number' || !Number.isInteger(v)) {
       throw new TypeError(`${op}: geometry.${k} must be an integer, got ${String(v)}`);
     }
-    const min = k === 'padTop' || k === 'padLeft' ? 0 : 1;
+    // Empty tensors are legal in tfjs: a zero batch or spatial size gives a zero gradient.
+    const min = k === 'padTop' || k === 'padLeft' || EMPTY_OK.has(k) ? 0 : 1;
     if (v < min) throw new RangeError(`${op}: geometry.${k} must be >= ${min}, got ${v}`);
   }
   let mult = 0;
@@ -136,6 +140,7 @@ export function runConv2dBackpropFilter<T>(x: ArrayLike<number>, dy: ArrayLike<n
     filterHeight: KH, filterWidth: KW } = g;
   checkLength(op, 'x', x, N * H * W * Cin, [N, H, W, Cin]);
   checkLength(op, 'dy', dy, N * OH * OW * Cout, [N, OH, OW, Cout]);
+  if (isEmpty(g)) return sink(new Float32Array(KH * KW * Cin * Cout));
   const xs = asF32(op, 'x', x), dys = asF32(op, 'dy', dy);
   const k = kernels();
   // The SIMD kernel wants Cout % 8 == 0: dy is widened in place, dW narrowed in place at the end.
@@ -172,9 +177,10 @@ export function runDepthwiseBackpropFilter<T>(x: ArrayLike<number>, dy: ArrayLik
     filterHeight: KH, filterWidth: KW } = g;
   checkLength(op, 'x', x, N * H * W * C, [N, H, W, C]);
   checkLength(op, 'dy', dy, N * OH * OW * C * M, [N, OH, OW, C * M]);
+  const outLen = KH * KW * C * M, xImg = H * W * C, dyImg = OH * OW * C * M;
+  if (isEmpty(g)) return sink(new Float32Array(outLen));
   const xs = asF32(op, 'x', x), dys = asF32(op, 'dy', dy);
   const k = kernels();
-  const outLen = KH * KW * C * M, xImg = H * W * C, dyImg = OH * OW * C * M;
   const nb = imagesPerChunk((xImg + dyImg) * 4, N, chunkBytes);
   const args = [H, W, C, OH, OW, M, KH, KW, g.strideHeight, g.strideWidth,
     g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft] as const;
@@ -210,9 +216,13 @@ export function runDepthwiseBackpropInput(dy: ArrayLike<number>, filter: ArrayLi
     filterHeight: KH, filterWidth: KW } = g;
   checkLength(op, 'dy', dy, N * OH * OW * C * M, [N, OH, OW, C * M]);
   checkLength(op, 'filter', filter, KH * KW * C * M, [KH, KW, C, M]);
+  const dxImg = H * W * C, dyImg = OH * OW * C * M;
+  if (isEmpty(g)) {
+    if (N * dxImg > 0) write(0, new Float32Array(N * dxImg));
+    return;
+  }
   const dys = asF32(op, 'dy', dy), ws = asF32(op, 'filter', filter);
   const k = kernels();
-  const dxImg = H * W * C, dyImg = OH * OW * C * M;
   const nb = imagesPerChunk((dxImg + dyImg) * 4, N, chunkBytes);
   const args = [H, W, C, OH, OW, M, KH, KW, g.strideHeight, g.strideWidth,
     g.dilationHeight, g.dilationWidth, g.padTop, g.padLeft] as const;

@@ -54,9 +54,9 @@ function input(kernel: string, inputs: NamedTensorInfoMap, name: string): Tensor
   return t as TensorInfo & { shape: [number, number, number, number] };
 }
 
-function shape4(kernel: string, name: string, v: unknown): [number, number, number, number] {
-  if (!Array.isArray(v) || v.length !== 4 || !v.every((d) => Number.isInteger(d) && d > 0)) {
-    fail(kernel, `attribute ${name} must be 4 positive integers, got ${JSON.stringify(v)}`, RangeError);
+function shape4(kernel: string, name: string, v: unknown, min = 1): [number, number, number, number] {
+  if (!Array.isArray(v) || v.length !== 4 || !v.every((d) => Number.isInteger(d) && d >= min)) {
+    fail(kernel, `attribute ${name} must be 4 integers >= ${min}, got ${JSON.stringify(v)}`, RangeError);
   }
   return v as [number, number, number, number];
 }
@@ -119,7 +119,7 @@ function makeKernels(tf: TfKernelRegistry): KernelConfig[] {
     const attrs: NamedAttrMap = maybeAttrs ?? {};
     const dy = input(K, inputs, 'dy'), filter = input(K, inputs, 'filter');
     checkNoNchw(K, attrs);
-    const inputShape = shape4(K, 'inputShape', attrs.inputShape);
+    const inputShape = shape4(K, 'inputShape', attrs.inputShape, 0);
     if (filter.shape[2] !== inputShape[3]) {
       fail(K, `filter [${filter.shape.join(',')}] must have ${inputShape[3]} input channels (inputShape)`, RangeError);
     }

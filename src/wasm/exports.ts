@@ -63,7 +63,4 @@ export interface ConvBackpropExports {
     OH: number, OW: number, M: number, KH: number, KW: number, sh: number, sw: number, dh: number, dw: number,
     pt: number, pl: number): void;
   depthwiseBackpropInputScratch(W: number, C: number, M: number): number;
-  convSetSlide(on: number): void;
-  convSetDwRowBlockBytes(b: number): void;
-  convSetRowBlockBytes(b: number): void;
 }
