@@ -31,9 +31,42 @@
   let c20 = v128.load(r2), c21 = v128.load(r2, 16), c30 = v128.load(r3), c31 = v128.load(r3, 16);
   let c40 = v128.load(r4), c41 = v128.load(r4, 16), c50 = v128.load(r5), c51 = v128.load(r5, 16);
   let ra = A, rb = B;
+  const sk2 = skB * 2, ldb2 = ldbB * 2;
   for (let r = 0; r < rows; r++) {
     let pa = ra, pb = rb;
-    for (let k = 0; k < K; k++) {
+    let k = 0;
+    // Two k per iteration: half the loop bookkeeping per multiply-add.
+    for (; k + 2 <= K; k += 2) {
+      let b0 = v128.load(pb), b1 = v128.load(pb, 16);
+      let a = v128.load32_splat(pa);
+      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+      a = v128.load32_splat(pa, 4);
+      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+      a = v128.load32_splat(pa, 8);
+      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+      a = v128.load32_splat(pa, 12);
+      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+      a = v128.load32_splat(pa, 16);
+      c40 = f32x4.add(c40, f32x4.mul(a, b0)); c41 = f32x4.add(c41, f32x4.mul(a, b1));
+      a = v128.load32_splat(pa, 20);
+      c50 = f32x4.add(c50, f32x4.mul(a, b0)); c51 = f32x4.add(c51, f32x4.mul(a, b1));
+      const qa = pa + skB, qb = pb + ldbB;
+      b0 = v128.load(qb); b1 = v128.load(qb, 16);
+      a = v128.load32_splat(qa);
+      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+      a = v128.load32_splat(qa, 4);
+      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+      a = v128.load32_splat(qa, 8);
+      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+      a = v128.load32_splat(qa, 12);
+      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+      a = v128.load32_splat(qa, 16);
+      c40 = f32x4.add(c40, f32x4.mul(a, b0)); c41 = f32x4.add(c41, f32x4.mul(a, b1));
+      a = v128.load32_splat(qa, 20);
+      c50 = f32x4.add(c50, f32x4.mul(a, b0)); c51 = f32x4.add(c51, f32x4.mul(a, b1));
+      pa += sk2; pb += ldb2;
+    }
+    if (k < K) {
       const b0 = v128.load(pb), b1 = v128.load(pb, 16);
       let a = v128.load32_splat(pa);
       c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
@@ -47,7 +80,6 @@
       c40 = f32x4.add(c40, f32x4.mul(a, b0)); c41 = f32x4.add(c41, f32x4.mul(a, b1));
       a = v128.load32_splat(pa, 20);
       c50 = f32x4.add(c50, f32x4.mul(a, b0)); c51 = f32x4.add(c51, f32x4.mul(a, b1));
-      pa += skB; pb += ldbB;
     }
     ra += aRow; rb += bRow;
   }
@@ -372,7 +404,30 @@ export function restrideRowsF32(buf: usize, rows: i32, fromLd: i32, toLd: i32, c
       if (R > 1) { x = v128.load(px + xKh); s10 = f32x4.add(s10, f32x4.mul(x, d0)); s11 = f32x4.add(s11, f32x4.mul(x, d1)); }
       if (R > 2) { x = v128.load(px + k2); s20 = f32x4.add(s20, f32x4.mul(x, d0)); s21 = f32x4.add(s21, f32x4.mul(x, d1)); }
       px += xOw; pd += dyOw;
-      for (let i = lo + 2; i < hi; i++) {
+      let i = lo + 2;
+      // Two columns per iteration, so the dy rotation is renaming rather than moves.
+      for (; i + 2 <= hi; i += 2) {
+        const e0 = v128.load(pd), f0 = v128.load(pd + dyOw);
+        x = v128.load(px);
+        s00 = f32x4.add(s00, f32x4.mul(x, e0)); s01 = f32x4.add(s01, f32x4.mul(x, d0)); s02 = f32x4.add(s02, f32x4.mul(x, d1));
+        let y = v128.load(px + xOw);
+        s00 = f32x4.add(s00, f32x4.mul(y, f0)); s01 = f32x4.add(s01, f32x4.mul(y, e0)); s02 = f32x4.add(s02, f32x4.mul(y, d0));
+        if (R > 1) {
+          x = v128.load(px + xKh);
+          s10 = f32x4.add(s10, f32x4.mul(x, e0)); s11 = f32x4.add(s11, f32x4.mul(x, d0)); s12 = f32x4.add(s12, f32x4.mul(x, d1));
+          y = v128.load(px + xKh + xOw);
+          s10 = f32x4.add(s10, f32x4.mul(y, f0)); s11 = f32x4.add(s11, f32x4.mul(y, e0)); s12 = f32x4.add(s12, f32x4.mul(y, d0));
+        }
+        if (R > 2) {
+          x = v128.load(px + k2);
+          s20 = f32x4.add(s20, f32x4.mul(x, e0)); s21 = f32x4.add(s21, f32x4.mul(x, d0)); s22 = f32x4.add(s22, f32x4.mul(x, d1));
+          y = v128.load(px + k2 + xOw);
+          s20 = f32x4.add(s20, f32x4.mul(y, f0)); s21 = f32x4.add(s21, f32x4.mul(y, e0)); s22 = f32x4.add(s22, f32x4.mul(y, d0));
+        }
+        d1 = e0; d0 = f0;
+        px += xOw * 2; pd += dyOw * 2;
+      }
+      if (i < hi) {
         d2 = d1; d1 = d0; d0 = v128.load(pd);
         x = v128.load(px);
         s00 = f32x4.add(s00, f32x4.mul(x, d0)); s01 = f32x4.add(s01, f32x4.mul(x, d1)); s02 = f32x4.add(s02, f32x4.mul(x, d2));
