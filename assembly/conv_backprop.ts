@@ -11,13 +11,15 @@
 //   A GEMM [KH·KW·Cin, N·OH·OW] x [N·OH·OW, Cout] done im2col-free: for each output row (n, oh) and
 //   filter row kh the im2col block is a strided view of one input row, A(m, ow) = xRow[ow*sw*Cin + m]
 //   with m = kw*Cin + ci when dw == 1 (all kw in one GEMM over the ow range valid for every kw; the
-//   few border columns per kw). C (the dW slab of kh) accumulates in memory; it stays in cache.
+//   few border columns per kw). 6x8 register tiles run over a block of output rows (L1-sized) before
+//   C, the dW slab of kh, is written back. (Packing dy into 8-column panels measured 9% slower.)
 // depthwise filter gradient  dW[kh,kw,c,q] = Σ x[n,ih,iw,c] · dy[n,oh,ow,c*M+q]
 // depthwise input gradient   dx[n,ih,iw,c] = Σ_{kh,kw,q} dy[n,oh,ow,c*M+q] · w[kh,kw,c,q]
 //   Both work in the C·M "output channel" space, where the channel multiplier M disappears: x is
 //   widened to C·M channels (filter gradient) or the C·M-wide result summed over q (input gradient),
-//   through a scratch buffer the caller provides when M > 1. Channels are vectorised by 4; up to 4
-//   taps share each load of dy (filter grad) or keep their weights in registers (input grad).
+//   through a scratch buffer the caller provides when M > 1. Channels are vectorised by 4; blocks of
+//   up to 3x3 taps keep their accumulators (filter grad) or weights (input grad) in registers, and
+//   when tap and column steps coincide (stride == dilation) a sliding window loads each value once.
 
 // ---- conv2d filter gradient: accumulating GEMM tiles, A strided, B and C row-major ----------------
 // The tiles walk `rows` output rows (A and B advance by aRow / bRow bytes per row) with C held in
