@@ -753,6 +753,62 @@ function igBlockAny(R: i32, T: i32, store: bool, tp: usize, tStep: usize, dyp: u
   for (let u = u0; u < u1; u++) memory.fill(tRow + <usize>(r + sw * u) * cmB, 0, cmB);
 }
 
+// Stride 2, dilation 1, three filter columns: with c = iw + pl and j = c >> 1, an even c takes
+// dy[j]·w0 + dy[j-1]·w2 and an odd c takes dy[j]·w1. One pass over dy columns j writes both input
+// columns it feeds, loading dy[j] once for the two (no zeroing, no read-modify-write of the row).
+@inline function igS2K3(R: i32, tp: usize, cmB: usize, dyp: usize, dyKh: usize, wp: usize, wKh: usize,
+                        j0: i32, j1: i32): void {
+  const z = f32x4.splat(0);
+  const w1 = wp + wKh, w2 = w1 + wKh, t2 = cmB * 2;
+  const k00 = v128.load(wp), k01 = v128.load(wp + cmB), k02 = v128.load(wp + t2);
+  let k10 = z, k11 = z, k12 = z, k20 = z, k21 = z, k22 = z;
+  if (R > 1) { k10 = v128.load(w1); k11 = v128.load(w1 + cmB); k12 = v128.load(w1 + t2); }
+  if (R > 2) { k20 = v128.load(w2); k21 = v128.load(w2 + cmB); k22 = v128.load(w2 + t2); }
+  const r2 = dyKh * 2;
+  let pd = dyp + <usize>j0 * cmB, pt = tp;
+  for (let j = j0; j < j1; j++) {
+    let d = v128.load(pd);
+    let e = f32x4.add(f32x4.mul(d, k00), f32x4.mul(v128.load(pd - cmB), k02));
+    let o = f32x4.mul(d, k01);
+    if (R > 1) {
+      d = v128.load(pd + dyKh);
+      e = f32x4.add(e, f32x4.add(f32x4.mul(d, k10), f32x4.mul(v128.load(pd + dyKh - cmB), k12)));
+      o = f32x4.add(o, f32x4.mul(d, k11));
+    }
+    if (R > 2) {
+      d = v128.load(pd + r2);
+      e = f32x4.add(e, f32x4.add(f32x4.mul(d, k20), f32x4.mul(v128.load(pd + r2 - cmB), k22)));
+      o = f32x4.add(o, f32x4.mul(d, k21));
+    }
+    v128.store(pt, e); v128.store(pt + cmB, o);
+    pt += t2; pd += cmB;
+  }
+}
+
+function igS2K3Any(R: i32, tp: usize, cmB: usize, dyp: usize, dyKh: usize, wp: usize, wKh: usize, j0: i32, j1: i32): void {
+  if (R == 3) igS2K3(3, tp, cmB, dyp, dyKh, wp, wKh, j0, j1);
+  else if (R == 2) igS2K3(2, tp, cmB, dyp, dyKh, wp, wKh, j0, j1);
+  else igS2K3(1, tp, cmB, dyp, dyKh, wp, wKh, j0, j1);
+}
+
+// One input column iw of one channel group, every valid tap of R filter rows checked: the borders.
+function igColumn(R: i32, tp: usize, iw: i32, cmB: usize, dyp: usize, dyKh: usize, wp: usize, wKh: usize,
+                  KW: i32, sw: i32, dw: i32, pl: i32, OW: i32): void {
+  let s = f32x4.splat(0);
+  for (let kw = 0; kw < KW; kw++) {
+    const nw = iw + pl - kw * dw;
+    if (nw < 0 || nw % sw != 0) continue;
+    const ow = nw / sw;
+    if (ow >= OW) continue;
+    let pd = dyp + <usize>ow * cmB, pw = wp + <usize>kw * cmB;
+    for (let r = 0; r < R; r++) {
+      s = f32x4.add(s, f32x4.mul(v128.load(pd), v128.load(pw)));
+      pd += dyKh; pw += wKh;
+    }
+  }
+  v128.store(tp + <usize>iw * cmB, s);
+}
+
 @inline function gcd(a: i32, b: i32): i32 {
   while (b != 0) { const t = a % b; a = b; b = t; }
   return a;
@@ -840,6 +896,37 @@ export function depthwiseBackpropInputF32x4(dy: usize, w: usize, dx: usize,
           kB = kh + khStep;
         }
         const nKh = kB > kA ? (kB - kA) / khStep : 0;
+        if (sw == 2 && dw == 1 && KW == 3 && nKh >= 1 && nKh <= 3) {
+          // Stride-2 3-column fast path: interior dy columns j in [j0, j1) write input columns
+          // [2*j0 - pl, 2*j1 - pl); the rest are border columns.
+          const oh0 = (ch - kA * dh) / sh;
+          const dyRow = dy + ((<usize>(n * OH + oh0) * OW * CM) << 2);
+          const wRow = w + ((<usize>kA * KW * CM) << 2);
+          let j0 = (pl + 1) >> 1; if (j0 < 1) j0 = 1;
+          let j1 = (W - 2 + pl) / 2 + 1; if (j1 > OW) j1 = OW;
+          if (W - 2 + pl < 0) j1 = 0;
+          if (j1 < j0) j1 = j0;
+          const c0 = 2 * j0 - pl, c1 = 2 * j1 - pl;
+          for (let j = 0; j < CM4; j += 4) {
+            const jb = (<usize>j) << 2;
+            if (j1 > j0) igS2K3Any(nKh, tRow + <usize>c0 * cmB + jb, cmB, dyRow + jb, dyKh, wRow + jb, wKh, j0, j1);
+            for (let iw = 0; iw < W; iw++) {
+              if (iw == c0 && j1 > j0) iw = c1;
+              if (iw >= W) break;
+              igColumn(nKh, tRow + jb, iw, cmB, dyRow + jb, dyKh, wRow + jb, wKh, KW, sw, dw, pl, OW);
+            }
+          }
+          if (M > 1) {
+            let ps = scratch, pd = dxRow;
+            const pix = W * C;
+            for (let i = 0; i < pix; i++) {
+              let s: f32 = 0;
+              for (let q = 0; q < M; q++) { s += load<f32>(ps); ps += 4; }
+              store<f32>(pd, s); pd += 4;
+            }
+          }
+          continue;
+        }
         // Zero what no block will store. Stride 1 with one block (filters up to 3x3): its interior is
         // stored directly and only the border columns, which taps add to, are zeroed first. Strided
         // rows are zeroed whole: one sequential fill beats strided first-touch stores (measured).

@@ -235,6 +235,12 @@ describe('depthwise gradients (DepthwiseConv2dNativeBackpropFilter / BackpropInp
       [[2, 5, 4, 8], [3, 3, 8, 1], [1, 1], [1, 1], 'valid'],
       [[2, 9, 7, 8], [3, 3, 8, 1], [2, 2], [2, 2], 'same'],
       [[2, 9, 9, 4], [3, 3, 4, 2], [2, 2], [2, 2], 'valid'],
+      // Stride 2, three filter columns: odd / even widths, left pad 0, 1, 2, rows of 1-3 filter rows.
+      [[2, 9, 9, 8], [3, 3, 8, 1], [2, 2], [1, 1], 'same'],
+      [[2, 8, 10, 8], [3, 3, 8, 1], [2, 2], [1, 1], 'same'],
+      [[2, 7, 11, 12], [3, 3, 12, 1], [2, 2], [1, 1], 'valid'],
+      [[1, 9, 12, 4], [5, 3, 4, 2], [2, 2], [1, 1], [[0, 0], [2, 1], [2, 1], [0, 0]]],
+      [[1, 6, 3, 8], [3, 3, 8, 1], [1, 2], [1, 1], 'same'],
     ];
     shapes.forEach(([xs, fs, st, dil, pad], i) => {
       const c: Case = { x: xs, filter: fs, strides: st, dilations: dil, pad, depthwise: true };
