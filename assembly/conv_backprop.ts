@@ -469,6 +469,50 @@ export function restrideRowsF32(buf: usize, rows: i32, fromLd: i32, toLd: i32, c
   if (R > 2) { v128.store(a2, s20); v128.store(a2 + accTap, s21); v128.store(a2 + t2, s22); }
 }
 
+// Stride 2 (twice the tap step), T = 3: the third tap of column ow is the first of ow + 1, so
+// each filter row loads two x values per column and carries one.
+@inline function fgStride2T3(R: i32, acc: usize, accRow: usize, accTap: usize,
+                             xp: usize, xKh: usize, xTap: usize, xOw: usize, xNext: usize,
+                             dyp: usize, dyOw: usize, dyNext: usize, rows: i32, lo: i32, hi: i32): void {
+  const z = f32x4.splat(0);
+  const a1 = acc + accRow, a2 = a1 + accRow, t2 = accTap * 2;
+  let s00 = v128.load(acc), s01 = v128.load(acc + accTap), s02 = v128.load(acc + t2);
+  let s10 = z, s11 = z, s12 = z, s20 = z, s21 = z, s22 = z;
+  if (R > 1) { s10 = v128.load(a1); s11 = v128.load(a1 + accTap); s12 = v128.load(a1 + t2); }
+  if (R > 2) { s20 = v128.load(a2); s21 = v128.load(a2 + accTap); s22 = v128.load(a2 + t2); }
+  const k2 = xKh * 2;
+  let rx = xp + <usize>lo * xOw, rd = dyp + <usize>lo * dyOw;
+  for (let r = 0; r < rows; r++) {
+    let px = rx, pd = rd;
+    let c0 = v128.load(px), c1 = z, c2 = z;
+    if (R > 1) c1 = v128.load(px + xKh);
+    if (R > 2) c2 = v128.load(px + k2);
+    for (let ow = lo; ow < hi; ow++) {
+      const d = v128.load(pd);
+      let x1 = v128.load(px + xTap), x2 = v128.load(px + xOw);
+      s00 = f32x4.add(s00, f32x4.mul(c0, d)); s01 = f32x4.add(s01, f32x4.mul(x1, d)); s02 = f32x4.add(s02, f32x4.mul(x2, d));
+      c0 = x2;
+      if (R > 1) {
+        const q = px + xKh;
+        x1 = v128.load(q + xTap); x2 = v128.load(q + xOw);
+        s10 = f32x4.add(s10, f32x4.mul(c1, d)); s11 = f32x4.add(s11, f32x4.mul(x1, d)); s12 = f32x4.add(s12, f32x4.mul(x2, d));
+        c1 = x2;
+      }
+      if (R > 2) {
+        const q = px + k2;
+        x1 = v128.load(q + xTap); x2 = v128.load(q + xOw);
+        s20 = f32x4.add(s20, f32x4.mul(c2, d)); s21 = f32x4.add(s21, f32x4.mul(x1, d)); s22 = f32x4.add(s22, f32x4.mul(x2, d));
+        c2 = x2;
+      }
+      px += xOw; pd += dyOw;
+    }
+    rx += xNext; rd += dyNext;
+  }
+  v128.store(acc, s00); v128.store(acc + accTap, s01); v128.store(acc + t2, s02);
+  if (R > 1) { v128.store(a1, s10); v128.store(a1 + accTap, s11); v128.store(a1 + t2, s12); }
+  if (R > 2) { v128.store(a2, s20); v128.store(a2 + accTap, s21); v128.store(a2 + t2, s22); }
+}
+
 // Dispatches to the (R, T) specialisation so each one is compiled with its own register set.
 function fgBlockAny(R: i32, T: i32, acc: usize, accRow: usize, accTap: usize,
                     xp: usize, xKh: usize, xTap: usize, xOw: usize, xNext: usize,
@@ -478,6 +522,10 @@ function fgBlockAny(R: i32, T: i32, acc: usize, accRow: usize, accTap: usize,
     if (R == 3) fgSlide3(3, acc, accRow, accTap, xp, xKh, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
     else if (R == 2) fgSlide3(2, acc, accRow, accTap, xp, xKh, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
     else fgSlide3(1, acc, accRow, accTap, xp, xKh, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
+  } else if (T == 3 && xOw == xTap * 2) {
+    if (R == 3) fgStride2T3(3, acc, accRow, accTap, xp, xKh, xTap, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
+    else if (R == 2) fgStride2T3(2, acc, accRow, accTap, xp, xKh, xTap, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
+    else fgStride2T3(1, acc, accRow, accTap, xp, xKh, xTap, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
   } else if (key == 15) fgBlock(3, 3, acc, accRow, accTap, xp, xKh, xTap, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
   else if (key == 14) fgBlock(3, 2, acc, accRow, accTap, xp, xKh, xTap, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
   else if (key == 13) fgBlock(3, 1, acc, accRow, accTap, xp, xKh, xTap, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
