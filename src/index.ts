@@ -3,11 +3,29 @@
  * rlepose: RLE (Residual Log-likelihood Estimation) pose regression for TypeScript.
  * Call `await ready()` once before using the WASM-backed classes.
  */
-import { loadKernels, type WasmSource } from './wasm/loader.js';
+import { loadKernels, getKernels, type WasmSource } from './wasm/loader.js';
 
 export type { WasmSource } from './wasm/loader.js';
+export { RealNVP, defaultMasks, flowParamSpecs } from './flow/realnvp.js';
+export type { FlowConfig, CreateFlowOptions, FlowInit, NamedTensor, ParamSpec } from './flow/realnvp.js';
+export { rleLoss, RLE_VARIANTS, SIGMA_MIN } from './loss/rle.js';
+export type { RleVariant, RleLossInput, RleLossResult } from './loss/rle.js';
+export { FlowOptimizer } from './flow/optimizer.js';
+export type { OptimizerOptions } from './flow/optimizer.js';
+export { Rng } from './util/rng.js';
+export type { ArrayInput, ShapedArray, TensorLike } from './util/arrays.js';
 
 /** Loads the WebAssembly kernels (inlined in the package; `source` overrides with a URL, bytes or a Module). */
 export async function ready(source?: WasmSource): Promise<void> {
   await loadKernels(source);
+}
+
+/** Bytes of WASM heap in use by rlepose objects (for leak checks). */
+export function wasmHeapInUse(): number {
+  return getKernels().heapInUse();
+}
+
+/** Switches the flow kernels between the SIMD path (default) and their scalar twins (for tests and benchmarks). */
+export function setSimd(on: boolean): void {
+  getKernels().exports.setSimd(on ? 1 : 0);
 }
