@@ -313,9 +313,9 @@ export function flowBackward(desc: usize, N: i32): void {
       // Layer 3: dW3 = gaᵀ h2, db3 = Σ ga, dh2 = (ga W3) ⊙ leaky'(h2)
       gemm(ga, 1, D, h2, Hp, gb + ((<usize>offW3(D, Hp)) << 2), Hp, D, Hp, N, EPI_STORE, 0, 0, slope);
       for (let d = 0; d < D; d++) {
-        let s: f32 = 0;
-        for (let n = 0; n < N; n++) s += f(ga, n * D + d);
-        sf(gb + ((<usize>offB3(D, Hp)) << 2), d, s);
+        let s: f64 = 0;
+        for (let n = 0; n < N; n++) s += <f64>f(ga, n * D + d);
+        sf(gb + ((<usize>offB3(D, Hp)) << 2), d, <f32>s);
       }
       gemm(ga, D, 1, b + ((<usize>offW3(D, Hp)) << 2), Hp, dh2, Hp, N, Hp, D, EPI_LEAKY_GRAD, 0, h2, slope);
       // Layer 2: dW2 = dh2ᵀ h1, db2 = Σ dh2, dh1 = (dh2 W2) ⊙ leaky'(h1)

@@ -187,7 +187,7 @@ export class RealNVP {
     for (const [key, val] of entries) {
       const m = NAME_RE.exec(key);
       if (m) {
-        prefix ??= m[1] ?? '';
+        prefix ??= m[1] !== undefined ? `${m[1]}.` : '';
         maxC = Math.max(maxC, Number(m[3]));
         if (m[2] === 's' && m[3] === '0' && m[4] === '0' && m[5] === 'weight') {
           const { shape } = toFloat32('RealNVP.fromStateDict', key, val);
