@@ -419,18 +419,28 @@ export class RealNVP {
    * (weights default to 1). Gradients are named like `stateDict()`.
    */
   logProbGrad(x: ArrayInput, weights?: ArrayInput): { logProb: Float32Array; gradX: Float32Array; gradParams: Record<string, NamedTensor> } {
-    const { data, n } = rows('RealNVP.logProbGrad', 'x', x, this.dim);
+    const r = this.logProbBackward(x, weights);
+    return { ...r, gradParams: this.gradients() };
+  }
+
+  /**
+   * log p(x) with the gradients of Σ_n w_n log p(x_n) kept inside WASM: the parameter gradients stay in
+   * the flow (read them with `gradients()`, or step a `FlowOptimizer`), dL/dx is returned. The lean path
+   * for training loops and benchmarks.
+   */
+  logProbBackward(x: ArrayInput, weights?: ArrayInput): { logProb: Float32Array; gradX: Float32Array } {
+    const { data, n } = rows('RealNVP.logProbBackward', 'x', x, this.dim);
     let w: Float32Array | null = null;
     if (weights !== undefined) {
-      w = toFloat32('RealNVP.logProbGrad', 'weights', weights).data;
-      if (w.length !== n) throw new RangeError(`RealNVP.logProbGrad: weights must have shape [N] = [${n}], got ${w.length} values`);
-      assertFinite('RealNVP.logProbGrad', 'weights', w, [n]);
+      w = toFloat32('RealNVP.logProbBackward', 'weights', weights).data;
+      if (w.length !== n) throw new RangeError(`RealNVP.logProbBackward: weights must have shape [N] = [${n}], got ${w.length} values`);
+      assertFinite('RealNVP.logProbBackward', 'weights', w, [n]);
     }
     this.runInverse(data, n);
     const logProb = this.k.readF32(this._slot(WS.LP), n);
     if (w) this.k.writeF32(this._slot(WS.W), w);
     this.k.exports.flowLogProbBackward(this.desc, n, w ? 1 : 0);
-    return { logProb, gradX: this.k.readF32(this._slot(WS.G), n * this.dim), gradParams: this.gradients() };
+    return { logProb, gradX: this.k.readF32(this._slot(WS.G), n * this.dim) };
   }
 
   /**

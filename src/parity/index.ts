@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+// `rlepose parity`: detect the kind of a reference file and run it.
+import { isFlowFile, isLossFile, parityFlowFile, parityLossFile } from './flow.js';
+import type { ParityReport } from './report.js';
+
+export type ParityKind = 'flow' | 'loss' | 'network' | 'coco' | 'unknown';
+
+export function detectKind(j: unknown): ParityKind {
+  if (Array.isArray(j) && j.length > 0 && typeof j[0] === 'object' && j[0] !== null && 'gt' in j[0] && 'dt' in j[0]) return 'coco';
+  if (isFlowFile(j)) return 'flow';
+  if (isLossFile(j)) return 'loss';
+  if (j && typeof j === 'object' && 'layout' in (j as object)) return 'network';
+  return 'unknown';
+}
+
+export interface ParityOptions {
+  /** Path of the file (network files read their .safetensors beside it). */
+  path?: string;
+  tolerance?: number;
+}
+
+/** Runs a parsed reference file of any supported schema. */
+export async function runParity(j: unknown, opts: ParityOptions = {}): Promise<ParityReport> {
+  const kind = detectKind(j);
+  switch (kind) {
+    case 'flow': return parityFlowFile(j as Parameters<typeof parityFlowFile>[0], opts.tolerance);
+    case 'loss': return parityLossFile(j as Parameters<typeof parityLossFile>[0], opts.tolerance);
+    case 'network':
+      throw new Error('parity: network reference files (layout + .safetensors) are not supported yet: they arrive with the regression network (issue 4)');
+    case 'coco':
+      throw new Error('parity: COCO evaluation files are not supported yet: they arrive with the COCO evaluator (issue 5)');
+    default:
+      throw new Error('parity: unrecognised file: expected a flow file ({flow, cases[{x, log_prob, ...}]}), a loss file ({flow, cases[{variant, ...}]}), a network file ({layout, ...}) or a COCO evaluation file ([{gt, dt, expected}])');
+  }
+}
