@@ -110,8 +110,9 @@ export function loadKernels(source?: WasmSource): Promise<WasmKernels> {
     kernels = k;
     return k;
   })();
-  if (source === undefined) instancePromise = p;
-  else instancePromise = p;
+  // An override replaces the current instance for objects created from now on; objects created earlier
+  // keep the instance they were made with.
+  instancePromise = p;
   return p;
 }
 
