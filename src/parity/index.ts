@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // `rlepose parity`: detect the kind of a reference file and run it.
 import { isFlowFile, isLossFile, parityFlowFile, parityLossFile } from './flow.js';
-import type { ParityReport } from './report.js';
+import { finishReport, type ParityReport } from './report.js';
+import { parityCocoFile } from '../eval/coco.js';
 
 export type ParityKind = 'flow' | 'loss' | 'network' | 'coco' | 'unknown';
 
@@ -27,8 +28,10 @@ export async function runParity(j: unknown, opts: ParityOptions = {}): Promise<P
     case 'loss': return parityLossFile(j as Parameters<typeof parityLossFile>[0], opts.tolerance);
     case 'network':
       throw new Error('parity: network reference files (layout + .safetensors) are not supported yet: they arrive with the regression network (issue 4)');
-    case 'coco':
-      throw new Error('parity: COCO evaluation files are not supported yet: they arrive with the COCO evaluator (issue 5)');
+    case 'coco': {
+      const r = parityCocoFile(j, opts.tolerance ?? 1e-6);
+      return finishReport('coco', r.cases.map((c) => ({ name: c.name, quantities: c.quantities, ok: c.ok, error: c.error })));
+    }
     default:
       throw new Error('parity: unrecognised file: expected a flow file ({flow, cases[{x, log_prob, ...}]}), a loss file ({flow, cases[{variant, ...}]}), a network file ({layout, ...}) or a COCO evaluation file ([{gt, dt, expected}])');
   }
