@@ -49,19 +49,20 @@ export class FlowOptimizer {
 
   get step(): number { return this.t; }
 
-  /** One update from the flow's current gradients (those of its last backward call). */
-  update(): void {
+  /** One update from the flow's current gradients (those of its last backward call), scaled by `gradScale`
+   *  (for gradient clipping). */
+  update(gradScale = 1): void {
     if (this.disposed) throw new Error('FlowOptimizer: disposed');
     if (this.flow.isDisposed) throw new Error('FlowOptimizer: the flow has been disposed');
     const k = this.flow._kernels;
     const n = this.flow._packedFloats;
     this.t++;
     if (this.type === 'sgd') {
-      k.exports.sgdStep(this.flow._params, this.flow._grads, this.m, n, this.lr, this.momentum, this.weightDecay);
+      k.exports.sgdStep(this.flow._params, this.flow._grads, this.m, n, this.lr, this.momentum, this.weightDecay, gradScale);
     } else {
       const [b1, b2] = this.betas;
       k.exports.adamStep(this.flow._params, this.flow._grads, this.m, this.v, n, this.lr, b1, b2, this.eps,
-        this.weightDecay, 1 - Math.pow(b1, this.t), 1 - Math.pow(b2, this.t), this.type === 'adamw' ? 1 : 0);
+        this.weightDecay, 1 - Math.pow(b1, this.t), 1 - Math.pow(b2, this.t), this.type === 'adamw' ? 1 : 0, gradScale);
     }
     this.flow._sync();
   }

@@ -225,7 +225,7 @@ export class RegressFlowNet {
 
   // ---- forward ----------------------------------------------------------------------------------
 
-  private bn(x: tfNs.Tensor, name: string, training: boolean, momentum = 0.1): tfNs.Tensor {
+  private bn(x: tfNs.Tensor, name: string, training: boolean, updateStats = training, momentum = 0.1): tfNs.Tensor {
     const tf = this.tf;
     const g = this.p(`${name}.weight`), b = this.p(`${name}.bias`);
     if (!training) return tf.batchNorm(x, this.p(`${name}.running_mean`), this.p(`${name}.running_var`), b, g, BN_EPS);
@@ -234,7 +234,7 @@ export class RegressFlowNet {
     const n = x.size / mean.size;
     // Running statistics as PyTorch: unbiased variance, momentum 0.1 (outside the gradient tape).
     const rm = this.p(`${name}.running_mean`), rv = this.p(`${name}.running_var`);
-    tf.tidy(() => {
+    if (updateStats) tf.tidy(() => {
       rm.assign(tf.add(tf.mul(rm, 1 - momentum), tf.mul(mean, momentum)));
       rv.assign(tf.add(tf.mul(rv, 1 - momentum), tf.mul(variance, momentum * n / Math.max(n - 1, 1))));
     });
@@ -249,11 +249,11 @@ export class RegressFlowNet {
   }
 
   /** Trunk + pooling: features [B, C] from NHWC images. */
-  features(x: tfNs.Tensor4D, training = false): tfNs.Tensor2D {
+  features(x: tfNs.Tensor4D, training = false, updateStats = training): tfNs.Tensor2D {
     const tf = this.tf;
     const c = this.config;
     const tp = c.layout === 'official' ? 'preact.' : 'backbone.';
-    let h = tf.relu(this.bn(this.conv(x, `${tp}conv1`, 2, 3), `${tp}bn1`, training)) as tfNs.Tensor4D;
+    let h = tf.relu(this.bn(this.conv(x, `${tp}conv1`, 2, 3), `${tp}bn1`, training, updateStats)) as tfNs.Tensor4D;
     // After ReLU every value is ≥ 0, so zero padding equals PyTorch's −∞ padding for the max-pool.
     h = tf.maxPool(tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 2, 'valid');
     const t = c.trunk;
@@ -265,15 +265,15 @@ export class RegressFlowNet {
         const stride = b === 0 && L > 0 ? 2 : 1;
         let y: tfNs.Tensor4D;
         if (t.block === 'basic') {
-          y = tf.relu(this.bn(this.conv(h, `${p}.conv1`, stride, 1), `${p}.bn1`, training)) as tfNs.Tensor4D;
-          y = this.bn(this.conv(y, `${p}.conv2`, 1, 1), `${p}.bn2`, training) as tfNs.Tensor4D;
+          y = tf.relu(this.bn(this.conv(h, `${p}.conv1`, stride, 1), `${p}.bn1`, training, updateStats)) as tfNs.Tensor4D;
+          y = this.bn(this.conv(y, `${p}.conv2`, 1, 1), `${p}.bn2`, training, updateStats) as tfNs.Tensor4D;
         } else {
-          y = tf.relu(this.bn(this.conv(h, `${p}.conv1`, 1, 0), `${p}.bn1`, training)) as tfNs.Tensor4D;
-          y = tf.relu(this.bn(this.conv(y, `${p}.conv2`, stride, 1), `${p}.bn2`, training)) as tfNs.Tensor4D;
-          y = this.bn(this.conv(y, `${p}.conv3`, 1, 0), `${p}.bn3`, training) as tfNs.Tensor4D;
+          y = tf.relu(this.bn(this.conv(h, `${p}.conv1`, 1, 0), `${p}.bn1`, training, updateStats)) as tfNs.Tensor4D;
+          y = tf.relu(this.bn(this.conv(y, `${p}.conv2`, stride, 1), `${p}.bn2`, training, updateStats)) as tfNs.Tensor4D;
+          y = this.bn(this.conv(y, `${p}.conv3`, 1, 0), `${p}.bn3`, training, updateStats) as tfNs.Tensor4D;
         }
         const skip = this.params.has(`${p}.downsample.0.weight`)
-          ? this.bn(this.conv(h, `${p}.downsample.0`, stride, 0), `${p}.downsample.1`, training) as tfNs.Tensor4D
+          ? this.bn(this.conv(h, `${p}.downsample.0`, stride, 0), `${p}.downsample.1`, training, updateStats) as tfNs.Tensor4D
           : h;
         h = tf.relu(tf.add(y, skip)) as tfNs.Tensor4D;
         inCh = w * exp;
@@ -292,13 +292,13 @@ export class RegressFlowNet {
   }
 
   /** The heads: μ̂ and σ logits [B, K, D] from pooled features. */
-  heads(f: tfNs.Tensor2D, training = false): { pred: tfNs.Tensor3D; sigmaLogit: tfNs.Tensor3D } {
+  heads(f: tfNs.Tensor2D, training = false, updateStats = training): { pred: tfNs.Tensor3D; sigmaLogit: tfNs.Tensor3D } {
     const tf = this.tf;
     const c = this.config;
     const B = f.shape[0];
     if (c.layout === 'official') {
       let h = f;
-      c.fcDims.forEach((_, i) => { h = tf.relu(this.bn(this.linear(h, `fcs.${3 * i}`), `fcs.${3 * i + 1}`, training)) as tfNs.Tensor2D; });
+      c.fcDims.forEach((_, i) => { h = tf.relu(this.bn(this.linear(h, `fcs.${3 * i}`), `fcs.${3 * i + 1}`, training, updateStats)) as tfNs.Tensor2D; });
       const pred = tf.reshape(this.linear(h, 'fc_coord.linear', true), [B, c.numJoints, c.dim]) as tfNs.Tensor3D;
       const sigmaLogit = tf.reshape(this.linear(h, 'fc_sigma.linear'), [B, c.numJoints, c.dim]) as tfNs.Tensor3D;
       return { pred, sigmaLogit };
