@@ -59,6 +59,16 @@ export interface Prediction {
 
 const BN_EPS = 1e-5;
 
+/** COCO's left/right joint pairs (0-based): eyes, ears, shoulders, elbows, wrists, hips, knees, ankles. */
+export const COCO_FLIP_PAIRS: ReadonlyArray<readonly [number, number]> = [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10], [11, 12], [13, 14], [15, 16]];
+
+export interface PredictOptions {
+  /** Average with the prediction on the horizontally flipped image, as the official code does. */
+  flipTest?: boolean;
+  /** Joint pairs swapped by a flip; default COCO's when K = 17. */
+  flipPairs?: ReadonlyArray<readonly [number, number]>;
+}
+
 function blockExpansion(b: BlockType): number { return b === 'bottleneck' ? 4 : 1; }
 
 interface ParamEntry { v: tfNs.Variable; trainable: boolean; kind: 'conv' | 'linear_w' | 'vec' | 'bn_stat' }
@@ -310,17 +320,38 @@ export class RegressFlowNet {
     };
   }
 
-  /** Inference (eval-mode BatchNorm) on NHWC images [B, H, W, C]; returns copies. */
-  predict(x: tfNs.Tensor4D): Prediction {
+  /**
+   * Inference (eval-mode BatchNorm) on NHWC images [B, H, W, C]; returns copies. With `flipTest`, μ̂ and σ are
+   * averaged with those of the mirrored image (x mirrored about the pixel grid: official −x − 1/W, MMPose
+   * 1 − x − 1/W; left/right joints swapped).
+   */
+  predict(x: tfNs.Tensor4D, opts: PredictOptions = {}): Prediction {
     const tf = this.tf;
     this.checkInput('predict', x);
+    const K = this.config.numJoints;
+    const pairs = opts.flipPairs ?? (K === 17 ? COCO_FLIP_PAIRS : []);
+    for (const [a, b] of pairs) {
+      if (!Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0 || a >= K || b >= K) throw new RangeError(`RegressFlowNet.predict: flip pair [${a},${b}] is out of range for K = ${K}`);
+    }
     const [pooled, pred, sigma] = tf.tidy(() => {
       const f = this.features(x, false);
       const { pred, sigmaLogit } = this.heads(f, false);
-      return [f, pred, tf.sigmoid(sigmaLogit)];
+      if (!opts.flipTest) return [f, pred, tf.sigmoid(sigmaLogit)];
+      const fh = this.heads(this.features(tf.reverse(x, 2) as tfNs.Tensor4D, false), false);
+      const perm = Array.from({ length: K }, (_, k) => k);
+      for (const [a, b] of pairs) { perm[a] = b; perm[b] = a; }
+      const idx = tf.tensor1d(perm, 'int32');
+      const W = x.shape[2];
+      const offset = this.config.layout === 'official' ? -1 / W : 1 - 1 / W;
+      const D = this.config.dim;
+      const sign = tf.tensor1d(Array.from({ length: D }, (_, d) => (d === 0 ? -1 : 1)));
+      const shift = tf.tensor1d(Array.from({ length: D }, (_, d) => (d === 0 ? offset : 0)));
+      const fp = tf.add(tf.mul(tf.gather(fh.pred, idx, 1), sign), shift);
+      const fs = tf.sigmoid(tf.gather(fh.sigmaLogit, idx, 1));
+      return [f, tf.div(tf.add(pred, fp), 2), tf.div(tf.add(tf.sigmoid(sigmaLogit), fs), 2)];
     });
     try {
-      const B = x.shape[0], K = this.config.numJoints, D = this.config.dim;
+      const B = x.shape[0], D = this.config.dim;
       const s = sigma.dataSync() as Float32Array;
       const scores = new Float32Array(B * K);
       for (let i = 0; i < B * K; i++) { let m = 0; for (let d = 0; d < D; d++) m += s[i * D + d]; scores[i] = 1 - m / D; }
