@@ -11,3 +11,15 @@ export type { WasmSource } from './wasm/loader.js';
 export async function ready(source?: WasmSource): Promise<void> {
   await loadKernels(source);
 }
+
+export {
+  parseSafetensors,
+  serializeSafetensors,
+  toFloat32,
+  SAFETENSORS_DTYPES,
+  type SafetensorsDtype,
+  type SafetensorsTensor,
+  type SafetensorsTensorInput,
+  type SafetensorsFile,
+  type ParseSafetensorsOptions,
+} from './io/safetensors.js';
