@@ -29,3 +29,14 @@ export function wasmHeapInUse(): number {
 export function setSimd(on: boolean): void {
   getKernels().exports.setSimd(on ? 1 : 0);
 }
+export {
+  parseSafetensors,
+  serializeSafetensors,
+  toFloat32,
+  SAFETENSORS_DTYPES,
+  type SafetensorsDtype,
+  type SafetensorsTensor,
+  type SafetensorsTensorInput,
+  type SafetensorsFile,
+  type ParseSafetensorsOptions,
+} from './io/safetensors.js';
