@@ -15,7 +15,7 @@ const lastLine = (s: string) => s.trim().split('\n').pop() ?? '';
 test('rlepose parity checks the bundled references and ends with a one-line verdict', () => {
   const r = run('parity');
   assert.equal(r.status, 0, r.stderr + r.stdout);
-  assert.match(lastLine(r.stdout), /^PARITY OK: 4 file\(s\), 19 case\(s\), \d+ quantities, max error \d\.\d+e-\d+$/);
+  assert.match(lastLine(r.stdout), /^PARITY OK: 5 file\(s\), 20 case\(s\), \d+ quantities, max error \d\.\d+e-\d+$/);
 });
 
 test('rlepose parity fails (exit 1) on a reference that disagrees, and names the quantity', () => {

@@ -12,7 +12,7 @@ const VERSION = '0.1.0';
 /** The reference files shipped with the repository (used when `parity` gets no file). */
 function bundledReferences(): string[] {
   const dir = new URL('../../../test/fixtures/', import.meta.url);
-  return ['realnvp2d.json', 'realnvp3d.json', 'rle2d.json', 'coco_eval_public.json']
+  return ['realnvp2d.json', 'realnvp3d.json', 'rle2d.json', 'regressflow_official_basic.json', 'coco_eval_public.json']
     .map((f) => fileURLToPath(new URL(f, dir)))
     .filter((p) => existsSync(p));
 }
@@ -108,9 +108,10 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('parity')
     .description('Check rlepose against reference values exported from PyTorch (golden-schema JSON files).\n' +
-      'Prints the relative error of every quantity; exits 1 if any exceeds its tolerance (1e-4 relative for flows and losses, 1e-6 absolute for COCO statistics).\n' +
+      'Prints the relative error of every quantity; exits 1 if any exceeds its tolerance (1e-4 relative for flows, losses and networks, 1e-6 absolute for COCO statistics).\n' +
       'With no FILE, checks the reference files bundled in the repository (test/fixtures).')
     .argument('[files...]', 'reference files: flow ({flow, cases[{x, log_prob, z, ...}]}), loss ({flow, cases[{variant, ...}]})\n' +
+      'network ({layout, input, pred_jts, sigma, ...} with FILE.safetensors beside it)\n' +
       'or COCO keypoint evaluation ([{name, gt, dt, expected: {stats}}], absolute tolerance 1e-6)')
     .option('--tolerance <t>', 'override the tolerance of every quantity')
     .option('--json', 'print the full report as JSON before the verdict')

@@ -17,6 +17,8 @@ export function detectKind(j: unknown): ParityKind {
 export interface ParityOptions {
   /** Path of the file (network files read their .safetensors beside it). */
   path?: string;
+  /** The network's state dict bytes (instead of reading FILE.safetensors beside `path`). */
+  safetensors?: Uint8Array;
   tolerance?: number;
 }
 
@@ -26,8 +28,20 @@ export async function runParity(j: unknown, opts: ParityOptions = {}): Promise<P
   switch (kind) {
     case 'flow': return parityFlowFile(j as Parameters<typeof parityFlowFile>[0], opts.tolerance);
     case 'loss': return parityLossFile(j as Parameters<typeof parityLossFile>[0], opts.tolerance);
-    case 'network':
-      throw new Error('parity: network reference files (layout + .safetensors) are not supported yet: they arrive with the regression network (issue 4)');
+    case 'network': {
+      let bytes = opts.safetensors;
+      if (!bytes) {
+        if (!opts.path) throw new Error('parity: a network file needs its state dict: pass the .safetensors bytes or the file path');
+        const st = opts.path.replace(/\.json$/i, '') + '.safetensors';
+        const fs = await import('node:fs');
+        if (!fs.existsSync(st)) throw new Error(`parity: the network file's state dict ${st} is missing (FILE.json needs FILE.safetensors beside it)`);
+        bytes = new Uint8Array(fs.readFileSync(st));
+      }
+      const { parityNetworkFile } = await import('./network.js');
+      const { tf } = await import('../backend/tf.js');
+      await tf.ready();
+      return parityNetworkFile(j as Parameters<typeof parityNetworkFile>[0], bytes, opts.tolerance);
+    }
     case 'coco': {
       const r = parityCocoFile(j, opts.tolerance ?? 1e-6);
       return finishReport('coco', r.cases.map((c) => ({ name: c.name, quantities: c.quantities, ok: c.ok, error: c.error })));
