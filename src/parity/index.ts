@@ -33,7 +33,8 @@ export async function runParity(j: unknown, opts: ParityOptions = {}): Promise<P
       if (!bytes) {
         if (!opts.path) throw new Error('parity: a network file needs its state dict: pass the .safetensors bytes or the file path');
         const st = opts.path.replace(/\.json$/i, '') + '.safetensors';
-        const fs = await import('node:fs');
+        const spec = 'node:fs';
+        const fs = await import(/* @vite-ignore */ spec) as typeof import('node:fs');
         if (!fs.existsSync(st)) throw new Error(`parity: the network file's state dict ${st} is missing (FILE.json needs FILE.safetensors beside it)`);
         bytes = new Uint8Array(fs.readFileSync(st));
       }
