@@ -8,3 +8,11 @@ export {
 } from './realnvp';
 export { rleLoss, RLE_OFFICIAL, RLE_MMPOSE_LAPLACE, RLE_MMPOSE_GAUSSIAN, RLE_NO_RESIDUAL, RLE_DIRECT, LOSS_L1, LOSS_L2 } from './rle';
 export { adamStep, sgdStep } from './adam';
+export {
+  conv2dBackpropFilterF32x4, conv2dBackpropFilterScalar, restrideRowsF32,
+  depthwiseBackpropFilterF32x4, depthwiseBackpropFilterScalar, depthwiseBackpropFilterScratch,
+  depthwiseBackpropInputF32x4, depthwiseBackpropInputScalar, depthwiseBackpropInputScratch,
+} from './conv_backprop';
+export { convSetRowBlockBytes } from './conv_backprop';
+export { convSetSlide } from './conv_backprop';
+export { convSetDwRowBlockBytes } from './conv_backprop';

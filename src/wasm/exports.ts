@@ -39,3 +39,31 @@ export interface WasmExports {
 export const DESC = { D: 0, H: 1, HP: 2, C: 3, SLOPE: 4, MASKS: 5, PARAMS: 6, DERIVED: 7, GRADS: 8, WS: 9, CAP: 10, SLOTS: 12 } as const;
 /** Workspace slots for flowWsOffset. */
 export const WS = { IN: 0, Z: 1, OUT: 2, LD: 3, LP: 4, W: 5, G: 6, GLD: 7, AUX: 8, SIG: 9 } as const;
+
+/** Convolution gradients of assembly/conv_backprop.ts (geometry: see that file's header). */
+export interface ConvBackpropExports {
+  conv2dBackpropFilterF32x4(x: number, dy: number, dW: number, N: number, H: number, W: number, Cin: number,
+    OH: number, OW: number, Cout: number, KH: number, KW: number, sh: number, sw: number, dh: number, dw: number,
+    pt: number, pl: number, accumulate: number): void;
+  conv2dBackpropFilterScalar(x: number, dy: number, dW: number, N: number, H: number, W: number, Cin: number,
+    OH: number, OW: number, Cout: number, KH: number, KW: number, sh: number, sw: number, dh: number, dw: number,
+    pt: number, pl: number, accumulate: number): void;
+  restrideRowsF32(buf: number, rows: number, fromLd: number, toLd: number, cols: number): void;
+  depthwiseBackpropFilterF32x4(x: number, dy: number, dW: number, N: number, H: number, W: number, C: number,
+    OH: number, OW: number, M: number, KH: number, KW: number, sh: number, sw: number, dh: number, dw: number,
+    pt: number, pl: number, scratch: number, accumulate: number): void;
+  depthwiseBackpropFilterScalar(x: number, dy: number, dW: number, N: number, H: number, W: number, C: number,
+    OH: number, OW: number, M: number, KH: number, KW: number, sh: number, sw: number, dh: number, dw: number,
+    pt: number, pl: number, accumulate: number): void;
+  depthwiseBackpropFilterScratch(H: number, W: number, C: number, M: number): number;
+  depthwiseBackpropInputF32x4(dy: number, w: number, dx: number, N: number, H: number, W: number, C: number,
+    OH: number, OW: number, M: number, KH: number, KW: number, sh: number, sw: number, dh: number, dw: number,
+    pt: number, pl: number, scratch: number): void;
+  depthwiseBackpropInputScalar(dy: number, w: number, dx: number, N: number, H: number, W: number, C: number,
+    OH: number, OW: number, M: number, KH: number, KW: number, sh: number, sw: number, dh: number, dw: number,
+    pt: number, pl: number): void;
+  depthwiseBackpropInputScratch(W: number, C: number, M: number): number;
+  convSetSlide(on: number): void;
+  convSetDwRowBlockBytes(b: number): void;
+  convSetRowBlockBytes(b: number): void;
+}
