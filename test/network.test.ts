@@ -114,3 +114,21 @@ test('presets have the documented shapes', () => {
   assert.deepEqual(TRUNK_PRESETS.small, { block: 'basic', stem: 32, widths: [32, 64, 128, 256], depths: [1, 1, 1, 1] });
   assert.equal(TRUNK_PRESETS.resnet50.block, 'bottleneck');
 });
+
+test('training BatchNorm: hand-written backward equals autograd of the textbook formula', async () => {
+  await tf.setBackend('cpu');
+  const { batchNormTrain } = await import('../src/model/regressflow.js');
+  const x = tf.randomNormal([3, 5, 4, 6], 0.5, 2, 'float32', 4);
+  const g = tf.randomNormal([6], 1, 0.3, 'float32', 5), b = tf.randomNormal([6], 0, 0.3, 'float32', 6);
+  const w = tf.randomNormal([3, 5, 4, 6], 0, 1, 'float32', 7);
+  const ours = tf.grads((xi: any, gi: any, bi: any) => tf.sum(tf.mul(batchNormTrain(tf, xi, gi, bi, null), w)))([x, g, b]);
+  const ref = tf.grads((xi: any, gi: any, bi: any) => {
+    const { mean, variance } = tf.moments(xi, [0, 1, 2]);
+    return tf.sum(tf.mul(tf.add(tf.mul(tf.div(tf.sub(xi, mean), tf.sqrt(tf.add(variance, 1e-5))), gi), bi), w));
+  })([x, g, b]);
+  for (let i = 0; i < 3; i++) assert.ok(relErr(ours[i].dataSync(), ref[i].dataSync()) < 1e-5, `grad ${i}: ${relErr(ours[i].dataSync(), ref[i].dataSync())}`);
+  const y = batchNormTrain(tf, x, g, b, null);
+  const { mean, variance } = tf.moments(y, [0, 1, 2]);
+  assert.ok(relErr(mean.dataSync(), b.dataSync()) < 1e-4);
+  assert.ok(relErr(variance.dataSync(), tf.square(g).dataSync()) < 1e-3);
+});

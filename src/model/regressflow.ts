@@ -239,16 +239,8 @@ export class RegressFlowNet {
     const tf = this.tf;
     const g = this.p(`${name}.weight`), b = this.p(`${name}.bias`);
     if (!training) return tf.batchNorm(x, this.p(`${name}.running_mean`), this.p(`${name}.running_var`), b, g, BN_EPS);
-    const axes = x.rank === 4 ? [0, 1, 2] : [0];
-    const { mean, variance } = tf.moments(x, axes);
-    const n = x.size / mean.size;
-    // Running statistics as PyTorch: unbiased variance, momentum 0.1 (outside the gradient tape).
     const rm = this.p(`${name}.running_mean`), rv = this.p(`${name}.running_var`);
-    if (updateStats) tf.tidy(() => {
-      rm.assign(tf.add(tf.mul(rm, 1 - momentum), tf.mul(mean, momentum)));
-      rv.assign(tf.add(tf.mul(rv, 1 - momentum), tf.mul(variance, momentum * n / Math.max(n - 1, 1))));
-    });
-    return tf.batchNorm(x, mean, variance, b, g, BN_EPS);
+    return batchNormTrain(tf, x, g, b, updateStats ? { mean: rm, variance: rv, momentum } : null);
   }
 
   private conv(x: tfNs.Tensor4D, name: string, stride: number, pad: number): tfNs.Tensor4D {
@@ -264,8 +256,8 @@ export class RegressFlowNet {
     const c = this.config;
     const tp = c.layout === 'official' ? 'preact.' : 'backbone.';
     let h = tf.relu(this.bn(this.conv(x, `${tp}conv1`, 2, 3), `${tp}bn1`, training, updateStats)) as tfNs.Tensor4D;
-    // After ReLU every value is ≥ 0, so zero padding equals PyTorch's −∞ padding for the max-pool.
-    h = tf.maxPool(tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 2, 'valid');
+    // After ReLU every value is ≥ 0, so tfjs's padding equals PyTorch's −∞ padding for the max-pool.
+    h = tf.maxPool(h, 3, 2, 1);
     const t = c.trunk;
     let inCh = t.stem;
     const exp = blockExpansion(t.block);
@@ -395,6 +387,39 @@ export class RegressFlowNet {
     this.params.clear();
     this.flow.dispose();
   }
+}
+
+/**
+ * Training-mode BatchNorm with a hand-written backward pass (tfjs's autograd of batchNorm goes through
+ * Tile and dozens of small ops): dx = γ·rstd·(dy − mean(dy) − x̂·mean(dy·x̂)), dγ = Σ dy·x̂, dβ = Σ dy.
+ * Running statistics follow PyTorch (unbiased variance, momentum 0.1).
+ */
+export function batchNormTrain(tf: TF, x: tfNs.Tensor, gamma: tfNs.Tensor, beta: tfNs.Tensor,
+  running: { mean: tfNs.Variable; variance: tfNs.Variable; momentum: number } | null): tfNs.Tensor {
+  const axes = x.rank === 4 ? [0, 1, 2] : [0];
+  const n = x.size / x.shape[x.rank - 1];
+  const op = tf.customGrad(((xi: tfNs.Tensor, gi: tfNs.Tensor, bi: tfNs.Tensor, save: (t: tfNs.Tensor[]) => void) => {
+    const { mean, variance } = tf.moments(xi, axes);
+    if (running) {
+      const m = running.momentum;
+      running.mean.assign(tf.add(tf.mul(running.mean, 1 - m), tf.mul(mean, m)));
+      running.variance.assign(tf.add(tf.mul(running.variance, 1 - m), tf.mul(variance, m * n / Math.max(n - 1, 1))));
+    }
+    const rstd = tf.rsqrt(tf.add(variance, BN_EPS));
+    const xhat = tf.mul(tf.sub(xi, mean), rstd);
+    save([xhat, rstd, gi]);
+    return {
+      value: tf.add(tf.mul(xhat, gi), bi),
+      gradFunc: (dy: tfNs.Tensor, saved: tfNs.Tensor[]) => {
+        const [xh, rs, gg] = saved;
+        const sdy = tf.sum(dy, axes);
+        const sdyx = tf.sum(tf.mul(dy, xh), axes);
+        const dx = tf.mul(tf.mul(gg, rs), tf.sub(dy, tf.div(tf.add(sdy, tf.mul(xh, sdyx)), n)));
+        return [dx, sdyx, sdy];
+      },
+    };
+  }) as unknown as Parameters<TF['customGrad']>[0]);
+  return op(x, gamma, beta);
 }
 
 function validateConfig(c: RegressFlowConfig): void {
