@@ -40,3 +40,19 @@ export {
   type SafetensorsFile,
   type ParseSafetensorsOptions,
 } from './io/safetensors.js';
+
+// The backend facade and the one tfjs namespace rlepose runs on: share it, so that your tfjs code and
+// rlepose use one engine, one kernel registry and our kernels.
+export { tf } from './backend/tf.js';
+export { init, backendReport, formatBackendReport } from './backend/facade.js';
+export type { InitOptions, BackendReport, BackendStatus } from './backend/facade.js';
+export { OP_TABLE } from './backend/table.js';
+export type { OpEntry, BackendName, TfBackend } from './backend/table.js';
+export { detectCapabilities } from './backend/capabilities.js';
+export { registerWasmTrainingKernels } from './backend/wasm_kernels.js';
+export { RegressFlowNet, TRUNK_PRESETS, COCO_FLIP_PAIRS } from './model/regressflow.js';
+export type { RegressFlowConfig, TrunkSpec, Prediction, PredictOptions, Layout } from './model/regressflow.js';
+export { stateDictFromSafetensors, safetensorsFromStateDict } from './model/checkpoint.js';
+export { Trainer } from './train/trainer.js';
+export type { TrainOptions, StepResult } from './train/trainer.js';
+export { evaluateCocoKeypoints, formatCocoStats } from './eval/coco.js';

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Adam / SGD on a flow's packed parameters, in WASM, using the gradients of the flow's last backward call.
 import type { RealNVP } from './realnvp.js';
+import { recordOp } from '../backend/report.js';
 
 export interface OptimizerOptions {
   type?: 'adam' | 'adamw' | 'sgd';
@@ -56,6 +57,7 @@ export class FlowOptimizer {
     if (this.flow.isDisposed) throw new Error('FlowOptimizer: the flow has been disposed');
     const k = this.flow._kernels;
     const n = this.flow._packedFloats;
+    recordOp('optimizer.flow', 'rlepose');
     this.t++;
     if (this.type === 'sgd') {
       k.exports.sgdStep(this.flow._params, this.flow._grads, this.m, n, this.lr, this.momentum, this.weightDecay, gradScale);

@@ -4,6 +4,7 @@ import { getKernels, type WasmKernels } from '../wasm/loader.js';
 import { DESC, WS } from '../wasm/exports.js';
 import { Rng } from '../util/rng.js';
 import { rows, toFloat32, fmtShape, assertFinite, type ArrayInput } from '../util/arrays.js';
+import { recordOp } from '../backend/report.js';
 
 /** A flow's architecture. `masks[c][d]` = 1 keeps coordinate d fixed in coupling c. */
 export interface FlowConfig {
@@ -393,6 +394,7 @@ export class RealNVP {
   /** Latent → data: x [N·dim] and log|det ∂x/∂z| [N]. */
   forward(z: ArrayInput): { x: Float32Array; logDet: Float32Array } {
     const { data, n } = rows('RealNVP.forward', 'z', z, this.dim);
+    recordOp('flow.logProb', 'rlepose');
     const desc = this._ensure(n);
     this.k.writeF32(this._slot(WS.IN), data);
     this.k.exports.flowForward(desc, n);
@@ -409,6 +411,7 @@ export class RealNVP {
   }
 
   private runInverse(data: Float32Array, n: number): void {
+    recordOp('flow.logProb', 'rlepose');
     const desc = this._ensure(n);
     this.k.writeF32(this._slot(WS.IN), data);
     this.k.exports.flowInverse(desc, n);
@@ -439,6 +442,7 @@ export class RealNVP {
     this.runInverse(data, n);
     const logProb = this.k.readF32(this._slot(WS.LP), n);
     if (w) this.k.writeF32(this._slot(WS.W), w);
+    recordOp('flow.backward', 'rlepose');
     this.k.exports.flowLogProbBackward(this.desc, n, w ? 1 : 0);
     return { logProb, gradX: this.k.readF32(this._slot(WS.G), n * this.dim) };
   }
@@ -457,6 +461,7 @@ export class RealNVP {
     this.runInverse(data, n);
     this.k.writeF32(this._slot(WS.G), gz.data);
     this.k.writeF32(this._slot(WS.GLD), gl);
+    recordOp('flow.backward', 'rlepose');
     this.k.exports.flowBackward(this.desc, n);
     return { gradX: this.k.readF32(this._slot(WS.G), n * this.dim), gradParams: this.gradients() };
   }

@@ -2,6 +2,7 @@
 // The RLE loss family, values and gradients computed in WASM (assembly/rle.ts).
 import { RealNVP, type NamedTensor } from '../flow/realnvp.js';
 import { toFloat32, assertFinite, fmtShape, type ArrayInput } from '../util/arrays.js';
+import { recordOp } from '../backend/report.js';
 
 /**
  * Loss variants (formulas in the golden README):
@@ -104,6 +105,7 @@ export function rleLoss(input: RleLossInput): RleLossResult {
   k.writeF32(io + stride, sl);
   k.writeF32(io + 2 * stride, t);
   k.writeF32(io + 3 * stride, w);
+  recordOp('rleLoss', 'rlepose');
   const loss = k.exports.rleLoss(flow._desc, VARIANT_ID[variant], B, K, io, wantGrad ? 1 : 0);
   const sigma = new Float32Array(n);
   for (let i = 0; i < n; i++) {

@@ -2,6 +2,8 @@
 // PyTorch-convention Adam for tfjs variables (same update as our WASM Adam), with a state that can be
 // saved and restored exactly.
 import type * as tfNs from '@tensorflow/tfjs';
+import { recordOp } from '../backend/report.js';
+import type { TfBackend } from '../backend/table.js';
 
 type TF = typeof tfNs;
 
@@ -20,6 +22,7 @@ export class TfAdam {
   /** Applies gradients (one per variable, same order as the constructor's list), scaled by gradScale. */
   apply(grads: Map<tfNs.Variable, tfNs.Tensor>, gradScale = 1): void {
     const tf = this.tf;
+    recordOp('optimizer.network', tf.getBackend() as TfBackend);
     this.t++;
     const bc1 = 1 - Math.pow(this.b1, this.t), bc2 = 1 - Math.pow(this.b2, this.t);
     tf.tidy(() => {

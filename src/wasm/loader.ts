@@ -112,8 +112,10 @@ export function loadKernels(source?: WasmSource): Promise<WasmKernels> {
     return k;
   })();
   // An override replaces the current instance for objects created from now on; objects created earlier
-  // keep the instance they were made with.
+  // keep the instance they were made with. A failed load leaves the previous instance in place.
+  const previous = instancePromise;
   instancePromise = p;
+  p.catch(() => { if (instancePromise === p) instancePromise = previous; });
   return p;
 }
 
