@@ -12,8 +12,9 @@ export const EPI_STORE: i32 = 0;
 export const EPI_BIAS_LEAKY: i32 = 1;
 export const EPI_LEAKY_GRAD: i32 = 2;
 export const EPI_BIAS: i32 = 3;
+export const EPI_ACCUM: i32 = 4;
 
-@inline function epi(acc: v128, mode: i32, bias: usize, act: usize, slopeV: v128): v128 {
+@inline function epi(acc: v128, mode: i32, bias: usize, act: usize, slopeV: v128, c: usize): v128 {
   if (mode == EPI_BIAS_LEAKY) {
     const x = f32x4.add(acc, v128.load(bias));
     return v128.bitselect(x, f32x4.mul(x, slopeV), f32x4.gt(x, f32x4.splat(0.0)));
@@ -23,6 +24,8 @@ export const EPI_BIAS: i32 = 3;
     return f32x4.mul(acc, d);
   } else if (mode == EPI_BIAS) {
     return f32x4.add(acc, v128.load(bias));
+  } else if (mode == EPI_ACCUM) {
+    return f32x4.add(acc, v128.load(c));
   }
   return acc;
 }
@@ -48,13 +51,13 @@ export const EPI_BIAS: i32 = 3;
     pa += skB; pb += ldbB;
   }
   let pc = C, pact = act;
-  v128.store(pc, epi(c00, mode, bias, pact, slopeV)); v128.store(pc, epi(c01, mode, bias + 16, pact + 16, slopeV), 16);
+  v128.store(pc, epi(c00, mode, bias, pact, slopeV, pc)); v128.store(pc, epi(c01, mode, bias + 16, pact + 16, slopeV, pc + 16), 16);
   pc += ldcB; pact += ldcB;
-  v128.store(pc, epi(c10, mode, bias, pact, slopeV)); v128.store(pc, epi(c11, mode, bias + 16, pact + 16, slopeV), 16);
+  v128.store(pc, epi(c10, mode, bias, pact, slopeV, pc)); v128.store(pc, epi(c11, mode, bias + 16, pact + 16, slopeV, pc + 16), 16);
   pc += ldcB; pact += ldcB;
-  v128.store(pc, epi(c20, mode, bias, pact, slopeV)); v128.store(pc, epi(c21, mode, bias + 16, pact + 16, slopeV), 16);
+  v128.store(pc, epi(c20, mode, bias, pact, slopeV, pc)); v128.store(pc, epi(c21, mode, bias + 16, pact + 16, slopeV, pc + 16), 16);
   pc += ldcB; pact += ldcB;
-  v128.store(pc, epi(c30, mode, bias, pact, slopeV)); v128.store(pc, epi(c31, mode, bias + 16, pact + 16, slopeV), 16);
+  v128.store(pc, epi(c30, mode, bias, pact, slopeV, pc)); v128.store(pc, epi(c31, mode, bias + 16, pact + 16, slopeV, pc + 16), 16);
 }
 
 @inline function tile1x8(A: usize, skB: usize, B: usize, ldbB: usize, C: usize,
@@ -67,12 +70,29 @@ export const EPI_BIAS: i32 = 3;
     c1 = f32x4.add(c1, f32x4.mul(a, v128.load(pb, 16)));
     pa += skB; pb += ldbB;
   }
-  v128.store(C, epi(c0, mode, bias, act, slopeV));
-  v128.store(C, epi(c1, mode, bias + 16, act + 16, slopeV), 16);
+  v128.store(C, epi(c0, mode, bias, act, slopeV, C));
+  v128.store(C, epi(c1, mode, bias + 16, act + 16, slopeV, C + 16), 16);
 }
 
-/** SIMD GEMM (see the file header). bias: Nc floats (modes 1, 3); act: M x ldc floats (mode 2). */
+/** Rows of K per pass when K is long (weight gradients, K = batch): keeps the A and B panels in L2. */
+const K_BLOCK: i32 = 256;
+
+/** SIMD GEMM (see the file header). bias: Nc floats (modes 1, 3); act: M x ldc floats (mode 2).
+ *  A long K in plain-store mode is split into blocks accumulated into C (cache blocking). */
 export function gemmF32x4(A: usize, sm: i32, sk: i32, B: usize, ldb: i32, C: usize, ldc: i32,
+                          M: i32, Nc: i32, K: i32, mode: i32, bias: usize, act: usize, slope: f32): void {
+  if (K <= K_BLOCK * 2 || mode != EPI_STORE) {
+    gemmPanel(A, sm, sk, B, ldb, C, ldc, M, Nc, K, mode, bias, act, slope);
+    return;
+  }
+  for (let k0 = 0; k0 < K; k0 += K_BLOCK) {
+    const kb = min(K_BLOCK, K - k0);
+    gemmPanel(A + ((<usize>k0 * <usize>sk) << 2), sm, sk, B + ((<usize>k0 * <usize>ldb) << 2), ldb, C, ldc, M, Nc, kb,
+      k0 == 0 ? EPI_STORE : EPI_ACCUM, bias, act, slope);
+  }
+}
+
+function gemmPanel(A: usize, sm: i32, sk: i32, B: usize, ldb: i32, C: usize, ldc: i32,
                           M: i32, Nc: i32, K: i32, mode: i32, bias: usize, act: usize, slope: f32): void {
   const smB = (<usize>sm) << 2, skB = (<usize>sk) << 2, ldbB = (<usize>ldb) << 2, ldcB = (<usize>ldc) << 2;
   const slopeV = f32x4.splat(slope);
@@ -110,6 +130,8 @@ export function gemmScalar(A: usize, sm: i32, sk: i32, B: usize, ldb: i32, C: us
         acc *= load<f32>(act + ci) > 0 ? <f32>1.0 : slope;
       } else if (mode == EPI_BIAS) {
         acc += load<f32>(bias + ((<usize>j) << 2));
+      } else if (mode == EPI_ACCUM) {
+        acc += load<f32>(C + ci);
       }
       store<f32>(C + ci, acc);
     }

@@ -33,6 +33,9 @@ export function flowFlopsPerSample(dim: number, hidden: number, couplings: numbe
 
 /** The WASM SIMD floor measured on this machine kind (ENVIRONMENT.md): a blocked f32x4 GEMM on one core. */
 export const SIMD_FLOOR_GFLOPS = 52;
+/** FLOPs per sample of the RLE flow (dim 2, hidden 64, 6 couplings) as ENVIRONMENT.md counts them
+ *  (matmuls plus bias, activation and coupling arithmetic): the floor is these at SIMD_FLOOR_GFLOPS. */
+export const FLOW_FLOPS_PER_SAMPLE = { fwd: 108e3, 'fwd+bwd': 323e3 } as const;
 
 export async function runFlowBench(opts: FlowBenchOptions = {}): Promise<FlowBenchRow[]> {
   const log = opts.log ?? ((l: string) => console.log(l));
@@ -96,18 +99,19 @@ export function formatFlowBench(rows: FlowBenchRow[]): string {
   const out: string[] = [];
   const find = (impl: string, n: number, mode: string) => rows.find((r) => r.impl === impl && r.n === n && r.mode === mode);
   const fl = flowFlopsPerSample(2, 64, 6);
+  out.push(`floor: ${FLOW_FLOPS_PER_SAMPLE.fwd / 1e3}k (fwd) / ${FLOW_FLOPS_PER_SAMPLE['fwd+bwd'] / 1e3}k (fwd+bwd) FLOP per sample at ${SIMD_FLOOR_GFLOPS} GFLOP/s; GFLOP/s column: matmul FLOPs only`);
   out.push('impl         mode      N      ms/call   first-call  vs tfjs-wasm  vs SIMD floor  GFLOP/s');
   for (const r of rows) {
     const peer = find('tfjs-wasm', r.n, r.mode);
     const flops = fl * r.n * (r.mode === 'fwd' ? 1 : 3);
-    const floorMs = flops / (SIMD_FLOOR_GFLOPS * 1e6);
+    const floorMs = FLOW_FLOPS_PER_SAMPLE[r.mode] * r.n / (SIMD_FLOOR_GFLOPS * 1e6);
     out.push(`${r.impl.padEnd(12)} ${r.mode.padEnd(8)} ${String(r.n).padStart(5)} ${r.ms.toFixed(3).padStart(10)} ${r.firstMs.toFixed(2).padStart(10)}` +
       `  ${peer ? `${(peer.ms / r.ms).toFixed(2)}×`.padStart(11) : '          -'}  ${`${(r.ms / floorMs).toFixed(2)}×`.padStart(12)}  ${(flops / (r.ms * 1e6)).toFixed(1).padStart(7)}`);
   }
   const goal = (label: string, ok: boolean | undefined) => out.push(`${ok === undefined ? 'n/a ' : ok ? 'MET ' : 'MISS'} ${label}`);
   const s544b = find('wasm-simd', 544, 'fwd+bwd'), p544b = find('tfjs-wasm', 544, 'fwd+bwd');
   const s544f = find('wasm-simd', 544, 'fwd'), p544f = find('tfjs-wasm', 544, 'fwd');
-  const floor544 = fl * 544 * 3 / (SIMD_FLOOR_GFLOPS * 1e6);
+  const floor544 = FLOW_FLOPS_PER_SAMPLE['fwd+bwd'] * 544 / (SIMD_FLOOR_GFLOPS * 1e6);
   out.push('');
   goal(`fwd+bwd N=544 ≥ 11× tfjs-wasm: ${s544b && p544b ? (p544b.ms / s544b.ms).toFixed(1) + '×' : '-'}`, s544b && p544b ? p544b.ms / s544b.ms >= 11 : undefined);
   goal(`fwd+bwd N=544 within 1.25× of the SIMD floor (${floor544.toFixed(2)} ms): ${s544b ? (s544b.ms / floor544).toFixed(2) + '×' : '-'}`, s544b ? s544b.ms / floor544 <= 1.25 : undefined);
