@@ -4,6 +4,8 @@
  * Call `await ready()` once before using the WASM-backed classes.
  */
 import { loadKernels, getKernels, type WasmSource } from './wasm/loader.js';
+import { tf } from './backend/tf.js';
+import { registerWasmTrainingKernels } from './backend/wasm_kernels.js';
 
 export type { WasmSource } from './wasm/loader.js';
 export { RealNVP, defaultMasks, flowParamSpecs } from './flow/realnvp.js';
@@ -15,9 +17,14 @@ export type { OptimizerOptions } from './flow/optimizer.js';
 export { Rng } from './util/rng.js';
 export type { ArrayInput, ShapedArray, TensorLike } from './util/arrays.js';
 
-/** Loads the WebAssembly kernels (inlined in the package; `source` overrides with a URL, bytes or a Module). */
+/**
+ * Loads the WebAssembly kernels (inlined in the package; `source` overrides with a URL, bytes or a Module)
+ * and registers our training kernels (Conv2DBackpropFilter, depthwise backprops) into tfjs-wasm, so a
+ * tfjs conv net trains on 'wasm'. `init()` does this too, and also picks backends.
+ */
 export async function ready(source?: WasmSource): Promise<void> {
   await loadKernels(source);
+  registerWasmTrainingKernels(tf);
 }
 
 /** Bytes of WASM heap in use by rlepose objects (for leak checks). */

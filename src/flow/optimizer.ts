@@ -71,12 +71,14 @@ export class FlowOptimizer {
 
   /** Optimizer state (moments in the packed layout) for checkpoints. */
   getState(): { step: number; m: Float32Array; v: Float32Array | null } {
+    if (this.disposed) throw new Error('FlowOptimizer.getState: disposed');
     const k = this.flow._kernels;
     const n = this.flow._packedFloats;
     return { step: this.t, m: k.readF32(this.m, n), v: this.v ? k.readF32(this.v, n) : null };
   }
 
   setState(st: { step: number; m: ArrayLike<number>; v: ArrayLike<number> | null }): void {
+    if (this.disposed) throw new Error('FlowOptimizer.setState: disposed');
     const k = this.flow._kernels;
     const n = this.flow._packedFloats;
     if (st.m.length !== n || (this.v && (!st.v || st.v.length !== n))) {

@@ -375,9 +375,14 @@ export class RegressFlowNet {
     return out;
   }
 
-  /** Trainable tfjs variables (conv, BN affine, linear). */
+  /** Trainable tfjs variables (conv, BN affine, linear), in `trainableParamNames()` order. */
   trainableVariables(): tfNs.Variable[] {
-    return [...this.params.values()].filter((e) => e.trainable).map((e) => e.v);
+    return this.trainableParamNames().map((n) => this.params.get(n)!.v);
+  }
+
+  /** PyTorch names of the trainable parameters. */
+  trainableParamNames(): string[] {
+    return [...this.params.entries()].filter(([, e]) => e.trainable).map(([n]) => n);
   }
 
   dispose(): void {
