@@ -35,3 +35,25 @@ test('tfjs-cpu flow (oracle) matches the golden file and our WASM kernels', asyn
     }
   }
 });
+
+test('the tfjs-ops RLE loss matches the golden loss file for every variant (value and gradients)', async () => {
+  await tf.setBackend('cpu');
+  const { rleLossTf } = await import('../src/loss/rle_tf.js');
+  const j = readJSON('rle2d.json');
+  const flow = RealNVP.fromJSON(j.flow);
+  const tfl = new TfjsFlow(tf, flow);
+  try {
+    for (const c of j.cases) {
+      const T = (a: { shape: number[]; data: number[] }) => tf.tensor(a.data, a.shape);
+      const [p, s, t, w] = [T(c.pred), T(c.sigma_logit), T(c.target), T(c.weight)];
+      const { value, grads } = tf.valueAndGrads((pp: any, ss: any) => rleLossTf(tf, tfl, c.variant, pp, ss, t, w))([p, s]);
+      assert.ok(Math.abs(value.dataSync()[0] - c.loss) / Math.abs(c.loss) < 1e-5, `${c.variant} loss`);
+      assert.ok(relErr(grads[0].dataSync(), c.grad_pred.data) < 1e-4, `${c.variant} grad_pred`);
+      assert.ok(relErr(grads[1].dataSync(), c.grad_sigma_logit.data) < 1e-4, `${c.variant} grad_sigma_logit`);
+      tf.dispose([p, s, t, w, value, ...grads]);
+    }
+  } finally {
+    tfl.dispose();
+    flow.dispose();
+  }
+});

@@ -78,9 +78,17 @@ async function parityCommand(files: string[], opts: { tolerance?: string; json?:
   return nFail === 0 ? 0 : 1;
 }
 
-async function benchCommand(what: string, opts: { sizes?: string; maxTime?: string; json?: boolean }): Promise<number> {
+async function benchCommand(what: string, opts: { sizes?: string; maxTime?: string; json?: boolean; peer?: boolean }): Promise<number> {
+  if (what === 'train') {
+    const { runTrainBench, formatTrainBench } = await import('../../bench/train.js');
+    const r = await runTrainBench({ maxTime: opts.maxTime ? Number(opts.maxTime) : undefined, peer: opts.peer !== false });
+    console.log('');
+    console.log(formatTrainBench(r));
+    console.log(JSON.stringify({ suite: 'train', batch: r.batch, input: r.input, ours: r.ours, peer: r.peer, speedup: r.speedup, breakdown: r.breakdown.slice(0, 12) }));
+    return 0;
+  }
   if (what !== 'flow') {
-    console.error(`rlepose bench: unknown suite '${what}'; available: flow`);
+    console.error(`rlepose bench: unknown suite '${what}'; available: flow, train`);
     return 2;
   }
   const { runFlowBench, formatFlowBench } = await import('../../bench/flow.js');
@@ -119,8 +127,11 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (files: string[], opts) => { code = await parityCommand(files, opts); });
   program
     .command('bench')
-    .description('Benchmarks, peers measured in the same run. Suites: flow (logProb forward and forward+backward: our SIMD kernels, their scalar twins, the same flow as tfjs ops on tfjs-wasm).')
-    .argument('<suite>', 'flow')
+    .description('Benchmarks, peers measured in the same run. Suites:\n' +
+      '  flow   logProb forward and forward+backward: our SIMD kernels, their scalar twins, the same flow as tfjs ops on tfjs-wasm\n' +
+      '  train  images/s of an RLE training step (small trunk, B=32, 128x96): ours vs pure tfjs on tfjs-cpu')
+    .argument('<suite>', 'flow | train')
+    .option('--no-peer', 'train: skip the (slow) pure-tfjs peer')
     .option('--sizes <list>', 'sample counts, comma separated (default 544,8192)')
     .addOption(new Option('--max-time <s>', 'seconds per measurement (benchmark.js maxTime)').default('2'))
     .action(async (what: string, opts) => { code = await benchCommand(what, opts); });
