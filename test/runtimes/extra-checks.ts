@@ -10,8 +10,40 @@ export interface ExtraContext {
   runtime: string;
 }
 
-export async function extraChecks(lib: Lib, _tf: TF, ctx: ExtraContext): Promise<CheckResult[]> {
+/** One RLE training step of a tiny network from a fixed init: loss and the updated parameters. */
+async function trainingStep(lib: Lib, tf: TF): Promise<{ loss: number; params: Float32Array; predAfter: Float32Array }> {
+  const net = lib.RegressFlowNet.create(tf, { layout: 'official', numJoints: 3, trunk: { block: 'basic', stem: 8, widths: [8, 8, 8, 8], depths: [1, 1, 1, 1] }, flow: { hidden: 16, couplings: 2 } }, 4);
+  const tr = new lib.Trainer(net, { lr: 1e-3 });
+  const rng = new lib.Rng(9);
+  const x = tf.tensor4d(Float32Array.from({ length: 2 * 64 * 48 * 3 }, () => rng.normal()), [2, 64, 48, 3]);
+  const target = Float32Array.from({ length: 12 }, () => rng.uniform(-0.4, 0.4));
+  try {
+    const r = await tr.trainStep(x, target);
+    const sd = net.stateDict();
+    const params = new Float32Array([...sd.values()].reduce((n, t) => n + t.data.length, 0));
+    let o = 0;
+    for (const t of sd.values()) { params.set(t.data, o); o += t.data.length; }
+    return { loss: r.loss, params, predAfter: net.predict(x).pred };
+  } finally {
+    x.dispose(); tr.dispose(); net.dispose();
+  }
+}
+
+let cpuStep: Awaited<ReturnType<typeof trainingStep>> | null = null;
+
+export async function extraChecks(lib: Lib, tf: TF, ctx: ExtraContext): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
+  // Training crosses the boundary (tfjs forward/backward, WASM loss and flow): the same step on every
+  // backend must give the same loss and parameters as on tfjs-cpu (float tolerance).
+  const ts = performance.now();
+  const step = await trainingStep(lib, tf);
+  const ms = performance.now() - ts;
+  if (ctx.backend === 'cpu') cpuStep = step;
+  else if (cpuStep) {
+    out.push(compare('RLE training step: loss vs tfjs-cpu', [step.loss], [cpuStep.loss], 'tfjs-cpu', ms));
+    out.push(compare('RLE training step: updated parameters vs tfjs-cpu', step.params, cpuStep.params, 'tfjs-cpu', ms));
+    out.push(compare('RLE training step: prediction after the step vs tfjs-cpu', step.predAfter, cpuStep.predAfter, 'tfjs-cpu', ms));
+  }
   // The flow and loss run in our WASM whatever the tfjs backend: check them once per runtime.
   if (ctx.backend !== 'cpu') return out;
   const t0 = performance.now();
