@@ -59,10 +59,11 @@ export function flowPackedFloats(D: i32, H: i32, C: i32): i32 { return 2 * C * n
 export function flowDerivedFloats(D: i32, H: i32, C: i32): i32 { return 2 * C * derivedFloats(D, r8(H)); }
 export function flowCanonicalFloats(D: i32, H: i32, C: i32): i32 { return 2 * C * (2 * H * D + H * H + 2 * H + D); }
 
-// Workspace slots for capacity N (bytes from ws). Per coupling: zin, h1s, h1t, h2s, h2t, th, tt.
+// Workspace slots for capacity N (bytes from ws). Per coupling: zin, h1s, h1t, h2s, h2t, and for the
+// backward pass th = tanh(s-net output), tt = (z − t)·e and te = e = exp(−s).
 let wD: i32 = 0, wHp: i32 = 0, wC: i32 = 0, wN: i32 = 0;
 let sND: usize = 0, sNH: usize = 0, sN: usize = 0;
-let oZin: usize = 0, oH: usize = 0, oTh: usize = 0, oTt: usize = 0;
+let oZin: usize = 0, oH: usize = 0, oTh: usize = 0, oTt: usize = 0, oTe: usize = 0;
 let oIn: usize = 0, oZ: usize = 0, oLd: usize = 0, oLp: usize = 0, oW: usize = 0, oOut: usize = 0;
 let oDh2: usize = 0, oDh1: usize = 0, oG: usize = 0, oGld: usize = 0, oGa: usize = 0, oDz: usize = 0;
 let oAux: usize = 0, wsEnd: usize = 0;
@@ -79,6 +80,7 @@ function layoutWs(D: i32, Hp: i32, C: i32, N: i32): void {
   oH = o; o += sNH * cC * 4;          // h1s, h1t, h2s, h2t for each coupling
   oTh = o; o += sND * cC;
   oTt = o; o += sND * cC;
+  oTe = o; o += sND * cC;
   oIn = o; o += sND;
   oZ = o; o += sND;
   oOut = o; o += sND;
@@ -161,6 +163,7 @@ export function bind(desc: usize): void {
 @inline function zinP(c: i32): usize { return ws + oZin + sND * <usize>c; }
 @inline function thP(c: i32): usize { return ws + oTh + sND * <usize>c; }
 @inline function ttP(c: i32): usize { return ws + oTt + sND * <usize>c; }
+@inline function teP(c: i32): usize { return ws + oTe + sND * <usize>c; }
 @inline function f(p: usize, i: i32): f32 { return load<f32>(p + ((<usize>i) << 2)); }
 @inline function sf(p: usize, i: i32, v: f32): void { store<f32>(p + ((<usize>i) << 2), v); }
 
@@ -254,7 +257,7 @@ export function flowInverse(desc: usize, N: i32): void {
   memory.copy(z, ws + oIn, (<usize>(N * D)) << 2);
   memory.fill(ld, 0, (<usize>N) << 2);
   for (let c = C - 1; c >= 0; c--) {
-    const zin = zinP(c), th = thP(c), tt = ttP(c);
+    const zin = zinP(c), th = thP(c), tt = ttP(c), te = teP(c);
     memory.copy(zin, z, (<usize>(N * D)) << 2);
     nets(c, zin, N, th, tt);
     for (let n = 0; n < N; n++) {
@@ -265,9 +268,12 @@ export function flowInverse(desc: usize, N: i32): void {
         const tv = Mathf.tanh(f(th, i));
         const s = om * tv, t = om * f(tt, i);
         const zi = f(zin, i);
+        const e = Mathf.exp(-s);
+        const q = (zi - t) * e;
         sf(th, i, tv);
-        sf(tt, i, t);
-        sf(z, i, om * (zi - t) * Mathf.exp(-s) + m * zi);
+        sf(tt, i, q);
+        sf(te, i, e);
+        sf(z, i, om * q + m * zi);
         ldn -= s;
       }
       sf(ld, n, ldn);
@@ -289,19 +295,18 @@ export function flowBackward(desc: usize, N: i32): void {
   const g = ws + oG, gld = ws + oGld, gaS = ws + oGa, gaT = ws + oGa + sND, dz = ws + oDz;
   const dh2 = ws + oDh2, dh1 = ws + oDh1;
   for (let c = 0; c < C; c++) {
-    const zin = zinP(c), th = thP(c), tt = ttP(c);
+    const zin = zinP(c), th = thP(c), tt = ttP(c), te = teP(c);
     for (let n = 0; n < N; n++) {
       const gl = f(gld, n);
       for (let d = 0; d < D; d++) {
         const i = n * D + d;
         const m = mask(c, d), om: f32 = 1.0 - m;
-        const tv = f(th, i), t = f(tt, i);
-        const e = Mathf.exp(-om * tv);
+        const tv = f(th, i), e = f(te, i);
         const go = f(g, i);
-        const gt = -go * om * e;
-        const gs = gt * (f(zin, i) - t) - gl;
+        const gom = go * om;
+        const gs = -gom * f(tt, i) - gl;
         sf(gaS, i, gs * om * (1.0 - tv * tv));
-        sf(gaT, i, gt * om);
+        sf(gaT, i, -gom * e * om);
         sf(g, i, go * (om * e + m));
       }
     }
@@ -313,9 +318,9 @@ export function flowBackward(desc: usize, N: i32): void {
       // Layer 3: dW3 = gaᵀ h2, db3 = Σ ga, dh2 = (ga W3) ⊙ leaky'(h2)
       gemm(ga, 1, D, h2, Hp, gb + ((<usize>offW3(D, Hp)) << 2), Hp, D, Hp, N, EPI_STORE, 0, 0, slope);
       for (let d = 0; d < D; d++) {
-        let s: f32 = 0;
-        for (let n = 0; n < N; n++) s += f(ga, n * D + d);
-        sf(gb + ((<usize>offB3(D, Hp)) << 2), d, s);
+        let s: f64 = 0;
+        for (let n = 0; n < N; n++) s += <f64>f(ga, n * D + d);
+        sf(gb + ((<usize>offB3(D, Hp)) << 2), d, <f32>s);
       }
       gemm(ga, D, 1, b + ((<usize>offW3(D, Hp)) << 2), Hp, dh2, Hp, N, Hp, D, EPI_LEAKY_GRAD, 0, h2, slope);
       // Layer 2: dW2 = dh2ᵀ h1, db2 = Σ dh2, dh1 = (dh2 W2) ⊙ leaky'(h1)

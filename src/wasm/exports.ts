@@ -31,8 +31,8 @@ export interface WasmExports {
   flowForward(desc: number, N: number): void;
   rleLoss(desc: number, variant: number, B: number, K: number, io: number, wantGrad: number): number;
   adamStep(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number,
-    eps: number, wd: number, bc1: number, bc2: number, decoupled: number): void;
-  sgdStep(p: number, g: number, mom: number, n: number, lr: number, momentum: number, wd: number): void;
+    eps: number, wd: number, bc1: number, bc2: number, decoupled: number, gradScale: number): void;
+  sgdStep(p: number, g: number, mom: number, n: number, lr: number, momentum: number, wd: number, gradScale: number): void;
 }
 
 /** Descriptor slots (i32), mirrored from assembly/realnvp.ts. */

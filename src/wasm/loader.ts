@@ -32,7 +32,8 @@ async function compile(source?: WasmSource): Promise<WebAssembly.Module> {
   if (source instanceof ArrayBuffer || source instanceof Uint8Array) return WebAssembly.compile(source as BufferSource);
   const url = source instanceof URL ? source : new URL(source, (globalThis as { location?: { href: string } }).location?.href);
   if (url.protocol === 'file:') {
-    const fs = await import('node:fs/promises');
+    const spec = 'node:fs/promises'; // not a literal: bundlers for the browser must not try to resolve it
+    const fs = await import(/* @vite-ignore */ spec) as typeof import('node:fs/promises');
     return WebAssembly.compile(await fs.readFile(url) as unknown as BufferSource);
   }
   const res = await fetch(url);
@@ -110,8 +111,11 @@ export function loadKernels(source?: WasmSource): Promise<WasmKernels> {
     kernels = k;
     return k;
   })();
-  if (source === undefined) instancePromise = p;
-  else instancePromise = p;
+  // An override replaces the current instance for objects created from now on; objects created earlier
+  // keep the instance they were made with. A failed load leaves the previous instance in place.
+  const previous = instancePromise;
+  instancePromise = p;
+  p.catch(() => { if (instancePromise === p) instancePromise = previous; });
   return p;
 }
 
