@@ -13,12 +13,14 @@ export const EPI_BIAS_LEAKY: i32 = 1;
 export const EPI_LEAKY_GRAD: i32 = 2;
 export const EPI_BIAS: i32 = 3;
 export const EPI_ACCUM: i32 = 4;
+/** As EPI_LEAKY_GRAD, and also adds each column's sum into `bias` (the bias gradient, zeroed by the caller). */
+export const EPI_LEAKY_GRAD_SUM: i32 = 5;
 
 @inline function epi(acc: v128, mode: i32, bias: usize, act: usize, slopeV: v128, c: usize): v128 {
   if (mode == EPI_BIAS_LEAKY) {
     const x = f32x4.add(acc, v128.load(bias));
     return v128.bitselect(x, f32x4.mul(x, slopeV), f32x4.gt(x, f32x4.splat(0.0)));
-  } else if (mode == EPI_LEAKY_GRAD) {
+  } else if (mode == EPI_LEAKY_GRAD || mode == EPI_LEAKY_GRAD_SUM) {
     const a = v128.load(act);
     const d = v128.bitselect(f32x4.splat(1.0), slopeV, f32x4.gt(a, f32x4.splat(0.0)));
     return f32x4.mul(acc, d);
@@ -51,13 +53,21 @@ export const EPI_ACCUM: i32 = 4;
     pa += skB; pb += ldbB;
   }
   let pc = C, pact = act;
-  v128.store(pc, epi(c00, mode, bias, pact, slopeV, pc)); v128.store(pc, epi(c01, mode, bias + 16, pact + 16, slopeV, pc + 16), 16);
+  const r00 = epi(c00, mode, bias, pact, slopeV, pc), r01 = epi(c01, mode, bias + 16, pact + 16, slopeV, pc + 16);
+  v128.store(pc, r00); v128.store(pc, r01, 16);
   pc += ldcB; pact += ldcB;
-  v128.store(pc, epi(c10, mode, bias, pact, slopeV, pc)); v128.store(pc, epi(c11, mode, bias + 16, pact + 16, slopeV, pc + 16), 16);
+  const r10 = epi(c10, mode, bias, pact, slopeV, pc), r11 = epi(c11, mode, bias + 16, pact + 16, slopeV, pc + 16);
+  v128.store(pc, r10); v128.store(pc, r11, 16);
   pc += ldcB; pact += ldcB;
-  v128.store(pc, epi(c20, mode, bias, pact, slopeV, pc)); v128.store(pc, epi(c21, mode, bias + 16, pact + 16, slopeV, pc + 16), 16);
+  const r20 = epi(c20, mode, bias, pact, slopeV, pc), r21 = epi(c21, mode, bias + 16, pact + 16, slopeV, pc + 16);
+  v128.store(pc, r20); v128.store(pc, r21, 16);
   pc += ldcB; pact += ldcB;
-  v128.store(pc, epi(c30, mode, bias, pact, slopeV, pc)); v128.store(pc, epi(c31, mode, bias + 16, pact + 16, slopeV, pc + 16), 16);
+  const r30 = epi(c30, mode, bias, pact, slopeV, pc), r31 = epi(c31, mode, bias + 16, pact + 16, slopeV, pc + 16);
+  v128.store(pc, r30); v128.store(pc, r31, 16);
+  if (mode == EPI_LEAKY_GRAD_SUM) {
+    v128.store(bias, f32x4.add(v128.load(bias), f32x4.add(f32x4.add(r00, r10), f32x4.add(r20, r30))));
+    v128.store(bias, f32x4.add(v128.load(bias, 16), f32x4.add(f32x4.add(r01, r11), f32x4.add(r21, r31))), 16);
+  }
 }
 
 @inline function tile1x8(A: usize, skB: usize, B: usize, ldbB: usize, C: usize,
@@ -70,8 +80,13 @@ export const EPI_ACCUM: i32 = 4;
     c1 = f32x4.add(c1, f32x4.mul(a, v128.load(pb, 16)));
     pa += skB; pb += ldbB;
   }
-  v128.store(C, epi(c0, mode, bias, act, slopeV, C));
-  v128.store(C, epi(c1, mode, bias + 16, act + 16, slopeV, C + 16), 16);
+  const r0 = epi(c0, mode, bias, act, slopeV, C), r1 = epi(c1, mode, bias + 16, act + 16, slopeV, C + 16);
+  v128.store(C, r0);
+  v128.store(C, r1, 16);
+  if (mode == EPI_LEAKY_GRAD_SUM) {
+    v128.store(bias, f32x4.add(v128.load(bias), r0));
+    v128.store(bias, f32x4.add(v128.load(bias, 16), r1), 16);
+  }
 }
 
 /** Rows of K per pass when K is long (weight gradients, K = batch): keeps the A and B panels in L2. */
@@ -126,8 +141,9 @@ export function gemmScalar(A: usize, sm: i32, sk: i32, B: usize, ldb: i32, C: us
       if (mode == EPI_BIAS_LEAKY) {
         acc += load<f32>(bias + ((<usize>j) << 2));
         acc = acc > 0 ? acc : acc * slope;
-      } else if (mode == EPI_LEAKY_GRAD) {
+      } else if (mode == EPI_LEAKY_GRAD || mode == EPI_LEAKY_GRAD_SUM) {
         acc *= load<f32>(act + ci) > 0 ? <f32>1.0 : slope;
+        if (mode == EPI_LEAKY_GRAD_SUM) store<f32>(bias + ((<usize>j) << 2), load<f32>(bias + ((<usize>j) << 2)) + acc);
       } else if (mode == EPI_BIAS) {
         acc += load<f32>(bias + ((<usize>j) << 2));
       } else if (mode == EPI_ACCUM) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 export { alloc, free, heapInUse } from './mem';
-export { gemmF32x4, gemmScalar, EPI_STORE, EPI_BIAS_LEAKY, EPI_LEAKY_GRAD, EPI_BIAS, EPI_ACCUM } from './gemm';
+export { gemmF32x4, gemmScalar, EPI_STORE, EPI_BIAS_LEAKY, EPI_LEAKY_GRAD, EPI_BIAS, EPI_ACCUM, EPI_LEAKY_GRAD_SUM } from './gemm';
 export { rowsDotF32x4, rowsDotScalar } from './rows';
 export {
   setSimd, getSimd, flowPackedFloats, flowDerivedFloats, flowCanonicalFloats, flowWorkspaceBytes, flowWsOffset,

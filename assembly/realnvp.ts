@@ -7,7 +7,7 @@
 //   W1T [D, Hp] (transposed) | b1 [Hp] | W2 [Hp, Hp] ([out, in]) | b2 [Hp] | W3 [D, Hp] | b3 [r4(D)]
 // with H padded to Hp (multiple of 8) by zeros. Gradients and optimizer moments share the layout.
 // "Derived" holds per (c, k) W2ᵀ and mask-scaled W1T, refreshed by flowSync after any update.
-import { gemmF32x4, gemmScalar, EPI_STORE, EPI_BIAS_LEAKY, EPI_LEAKY_GRAD } from './gemm';
+import { gemmF32x4, gemmScalar, EPI_STORE, EPI_BIAS_LEAKY, EPI_LEAKY_GRAD_SUM } from './gemm';
 import { rowsDotF32x4, rowsDotScalar } from './rows';
 
 export const DESC_D = 0;
@@ -23,7 +23,6 @@ export const DESC_WS = 9;
 export const DESC_CAP = 10;
 export const DESC_SLOTS = 12;
 
-const ONE = memory.data<f32>([1.0, 1.0, 1.0, 1.0]);
 const LOG_2PI: f64 = 1.8378770664093453;
 
 let useSimd = true;
@@ -315,25 +314,26 @@ export function flowBackward(desc: usize, N: i32): void {
       const b = net(params, c, k), gb = net(grads, c, k), dv = der(c, k);
       const ga = k == 0 ? gaS : gaT;
       const h1 = hid(c, k), h2 = hid(c, 2 + k);
-      // Layer 3: dW3 = gaᵀ h2, db3 = Σ ga, dh2 = (ga W3) ⊙ leaky'(h2)
+      // Layer 3: dW3 = gaᵀ h2, db3 = Σ ga, dh2 = (ga W3) ⊙ leaky'(h2) (its column sums are db2)
       gemm(ga, 1, D, h2, Hp, gb + ((<usize>offW3(D, Hp)) << 2), Hp, D, Hp, N, EPI_STORE, 0, 0, slope);
       for (let d = 0; d < D; d++) {
         let s: f64 = 0;
         for (let n = 0; n < N; n++) s += <f64>f(ga, n * D + d);
         sf(gb + ((<usize>offB3(D, Hp)) << 2), d, <f32>s);
       }
-      gemm(ga, D, 1, b + ((<usize>offW3(D, Hp)) << 2), Hp, dh2, Hp, N, Hp, D, EPI_LEAKY_GRAD, 0, h2, slope);
-      // Layer 2: dW2 = dh2ᵀ h1, db2 = Σ dh2, dh1 = (dh2 W2) ⊙ leaky'(h1)
+      const db2 = gb + ((<usize>offB2(D, Hp)) << 2), db1 = gb + ((<usize>offB1(D, Hp)) << 2);
+      memory.fill(db2, 0, (<usize>Hp) << 2);
+      memory.fill(db1, 0, (<usize>Hp) << 2);
+      gemm(ga, D, 1, b + ((<usize>offW3(D, Hp)) << 2), Hp, dh2, Hp, N, Hp, D, EPI_LEAKY_GRAD_SUM, db2, h2, slope);
+      // Layer 2: dW2 = dh2ᵀ h1, dh1 = (dh2 W2) ⊙ leaky'(h1) (its column sums are db1)
       gemm(dh2, 1, Hp, h1, Hp, gb + ((<usize>offW2(D, Hp)) << 2), Hp, Hp, Hp, N, EPI_STORE, 0, 0, slope);
-      gemm(ONE, 0, 0, dh2, Hp, gb + ((<usize>offB2(D, Hp)) << 2), Hp, 1, Hp, N, EPI_STORE, 0, 0, slope);
-      gemm(dh2, Hp, 1, b + ((<usize>offW2(D, Hp)) << 2), Hp, dh1, Hp, N, Hp, Hp, EPI_LEAKY_GRAD, 0, h1, slope);
-      // Layer 1 (input zm = m ⊙ zin): dW1T[d] = m_d Σ zin[:, d] dh1, db1 = Σ dh1, dz += dh1 W1Tmᵀ
+      gemm(dh2, Hp, 1, b + ((<usize>offW2(D, Hp)) << 2), Hp, dh1, Hp, N, Hp, Hp, EPI_LEAKY_GRAD_SUM, db1, h1, slope);
+      // Layer 1 (input zm = m ⊙ zin): dW1T[d] = m_d Σ zin[:, d] dh1, dz += dh1 W1Tmᵀ
       gemm(zin, 1, D, dh1, Hp, gb, Hp, D, Hp, N, EPI_STORE, 0, 0, slope);
       for (let d = 0; d < D; d++) {
         const m = mask(c, d);
         for (let o = 0; o < Hp; o++) sf(gb, d * Hp + o, m * f(gb, d * Hp + o));
       }
-      gemm(ONE, 0, 0, dh1, Hp, gb + ((<usize>offB1(D, Hp)) << 2), Hp, 1, Hp, N, EPI_STORE, 0, 0, slope);
       const acc = ws + oAux;
       rowsDot(dh1, Hp, dv + ((<usize>(Hp * Hp)) << 2), Hp, acc, D, N, D, Hp, 0);
       for (let i = 0; i < N * D; i++) sf(dz, i, f(dz, i) + f(acc, i));

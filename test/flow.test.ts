@@ -163,6 +163,19 @@ test('SIMD kernels equal their scalar twins (GEMM in every epilogue and stride, 
       e.gemmScalar(A, sm, sk, B, Nc, C2, Nc, M, Nc, K, mode, bias, act, 0.01);
       const r = relErr(k.readF32(C1, cLen), k.readF32(C2, cLen));
       assert.ok(r < 1e-6, `gemm M=${M} Nc=${Nc} K=${K} mode=${mode} trans=${trans}: ${r}`);
+      if (mode === 2) { // the column-sum variant (bias gradients) on the same inputs
+        const sums: Float32Array[] = [];
+        for (const f of [e.gemmF32x4, e.gemmScalar]) {
+          k.zero(bias, Nc * 4);
+          f(A, sm, sk, B, Nc, C1, Nc, M, Nc, K, 5, bias, act, 0.01);
+          sums.push(k.readF32(bias, Nc));
+        }
+        const ref = new Float32Array(Nc);
+        const c = k.readF32(C1, cLen);
+        for (let m = 0; m < M; m++) for (let j = 0; j < Nc; j++) ref[j] += c[m * Nc + j];
+        assert.ok(relErr(sums[0], ref) < 1e-5 && relErr(sums[1], ref) < 1e-5, `column sums M=${M}`);
+        fill(bias, Nc);
+      }
       e.rowsDotF32x4(B, Nc, W, Nc, C1, 3, Math.min(K, 3), 3, Nc, bias);
       e.rowsDotScalar(B, Nc, W, Nc, C2, 3, Math.min(K, 3), 3, Nc, bias);
       const rd = relErr(k.readF32(C1, 3 * Math.min(K, 3)), k.readF32(C2, 3 * Math.min(K, 3)));
