@@ -357,8 +357,11 @@ test('densityContours: a standard-normal flow gives circles of radius √(−2 l
     for (const [x, y] of line.points) close(Math.hypot(x, y), R, 0.03, `radius at p=${c.level}`);
   }
   close(Math.sqrt(-2 * Math.log(1 - 0.5)), 1.1774, 1e-4);
-  // The box holds the samples: roughly ±3.3 widened by the margin.
-  assert.ok(dc.box[0] < -3.5 && dc.box[1] > 3.5 && dc.box[2] < -3.5 && dc.box[3] > 3.5);
+  // The default box spans the largest region (radius 1.79) plus a 15 % margin per side: about ±2.3.
+  for (const [i, sgn] of [[0, -1], [1, 1], [2, -1], [3, 1]]) close(dc.box[i], sgn * 1.794 * 1.3, 0.12, `box[${i}]`);
+  // boxMass: the central 99 % of the samples per axis (±2.576), here without a margin.
+  const wide = densityContours(flow, [0.5], 21, { samples: 20000, boxMass: 0.99, margin: 0 });
+  for (const [i, sgn] of [[0, -1], [1, 1], [2, -1], [3, 1]]) close(wide.box[i], sgn * 2.576, 0.12, `boxMass box[${i}]`); // sampling sd of that quantile ≈ 0.035
   assert.equal(dc.logProb.length, 101 * 101);
   // Image space: μ̂ − σ ⊙ c.
   const img = contourToImage(dc.contours[0].lines[0], [100, 50], [2, 4]);
@@ -394,4 +397,20 @@ test('marchingSquares: closed circles, two blobs, saddles and lines cut by the e
   assert.equal(open.length, 1);
   assert.equal(open[0].closed, false);
   assert.equal(open[0].points.length, n);
+});
+
+test('calibration in 3-D: a standard-normal 3-D flow and N(0, I)·σ residuals (χ²₃ and Gamma(3) regions)', () => {
+  const flow = RealNVP.create({ dim: 3, hidden: 16, couplings: 2, seed: 0 });
+  flow.setFlatParams(new Float32Array(flow.numParams));
+  const rng = new Rng(21);
+  const n = 4000;
+  const pred = new Float64Array(n * 3), gt = new Float64Array(n * 3), sigma = new Float64Array(n * 3);
+  for (let i = 0; i < n * 3; i++) { pred[i] = rng.uniform(-500, 500); sigma[i] = rng.uniform(5, 50); gt[i] = pred[i] - sigma[i] * rng.normal(); }
+  const r = calibrationReport({ flow, pred, gt, sigma, shape: [n, 1, 3], seed: 9 });
+  r.levels.forEach((p, i) => {
+    close(r.flow.coverage[i], p, 0.025, `flow p=${p}`);
+    close(r.gaussian.coverage[i], p, 0.025, `gaussian p=${p}`);
+  });
+  close(r.gaussian.thresholds[0] ** 2, 2.365973884375338, 1e-9);
+  flow.dispose();
 });

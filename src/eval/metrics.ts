@@ -673,7 +673,9 @@ export interface FlowThresholds {
   thresholds: number[];
   /** The samples used (for callers that need them, e.g. to size a plotting box). */
   samples: Float32Array;
-  /** Their log-densities, sorted ascending. */
+  /** Their log-densities, in sample order (−∞ for a non-finite sample). */
+  logProb: Float64Array;
+  /** The same, sorted ascending. */
   sortedLogProb: Float64Array;
 }
 
@@ -698,7 +700,7 @@ export function flowRegionThresholds(flow: RealNVP, levels: number[], samples = 
   const lp = flowLogProb(flow, xs);
   const sorted = lp.slice().sort();
   const thresholds = lv.map((p) => sorted[Math.min(samples - 1, Math.floor((1 - p) * samples))]);
-  return { levels: lv, thresholds, samples: xs, sortedLogProb: sorted };
+  return { levels: lv, thresholds, samples: xs, logProb: lp, sortedLogProb: sorted };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -925,16 +927,24 @@ export interface DensityContourOptions {
   /** Flow samples for the thresholds and the box. Default 20000. */
   samples?: number;
   seed?: number;
-  /** Fixed box [xmin, xmax, ymin, ymax]; default: the 0.05 %–99.95 % per-axis sample quantiles, widened by `margin`. */
+  /**
+   * Fixed box [xmin, xmax, ymin, ymax]. Default: the extent of the flow samples that lie inside the
+   * largest requested region (so every contour fits), widened by `margin` on each side; with
+   * `boxMass` instead, the per-axis central `boxMass` quantile range of all samples (e.g. 0.999).
+   */
   box?: [number, number, number, number];
   /** Fraction of the box size added on each side. Default 0.15. */
   margin?: number;
+  /** Size the box by this central mass of all samples per axis instead of by the largest region. */
+  boxMass?: number;
 }
 
 /**
  * Contour polylines of the flow's central p regions (2-D flows), in normalised residual space, from
- * marching squares on a gridSize × gridSize grid of flow.logProb over a box that holds ≈ 99.9 % of the
- * flow's samples (plus a margin). Saddle cells are resolved by the cell-centre average.
+ * marching squares on a gridSize × gridSize grid of flow.logProb over a box that spans the flow samples
+ * inside the largest requested region, plus a margin (so that every contour closes inside the grid and
+ * the grid's resolution is spent where the contours are; heavy tails would make a 99.9 % box several
+ * times larger: `opts.boxMass: 0.999` gives that box). Saddle cells are resolved by the cell-centre average.
  *
  * To draw the region of joint k in the image: the ground truth is μ = μ̂ − σ ⊙ x̄, so each contour
  * point c maps to μ̂_k − σ_k ⊙ c (see `contourToImage`).
@@ -952,11 +962,26 @@ export function densityContours(flow: RealNVP, levels: number[] = [0.5, 0.8, 0.9
     }
   } else {
     const margin = opts.margin ?? 0.15;
-    const q = (d: number) => {
-      const v = Float64Array.from({ length: th.samples.length / 2 }, (_, r) => th.samples[r * 2 + d]).filter(Number.isFinite).sort();
-      return [v[Math.floor(0.0005 * (v.length - 1))], v[Math.ceil(0.9995 * (v.length - 1))]];
-    };
-    const [x0, x1] = q(0), [y0, y1] = q(1);
+    const S = th.samples;
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    if (opts.boxMass !== undefined) {
+      const m = opts.boxMass;
+      if (!(m > 0 && m < 1)) throw new RangeError(`${op}: opts.boxMass must be in (0,1), got ${m}`);
+      const q = (d: number) => {
+        const v = Float64Array.from({ length: S.length / 2 }, (_, r) => S[r * 2 + d]).filter(Number.isFinite).sort();
+        return [v[Math.floor(((1 - m) / 2) * (v.length - 1))], v[Math.ceil((1 - (1 - m) / 2) * (v.length - 1))]];
+      };
+      [x0, x1] = q(0); [y0, y1] = q(1);
+    } else {
+      // The samples inside the largest region (the lowest threshold) span it: the box holds every contour.
+      const tMin = Math.min(...th.thresholds);
+      const lp = th.logProb;
+      for (let r = 0; r < lp.length; r++) {
+        if (!(lp[r] >= tMin)) continue;
+        x0 = Math.min(x0, S[2 * r]); x1 = Math.max(x1, S[2 * r]);
+        y0 = Math.min(y0, S[2 * r + 1]); y1 = Math.max(y1, S[2 * r + 1]);
+      }
+    }
     const mx = (x1 - x0) * margin, my = (y1 - y0) * margin;
     box = [x0 - mx, x1 + mx, y0 - my, y1 + my];
   }
