@@ -63,3 +63,6 @@ export { stateDictFromSafetensors, safetensorsFromStateDict } from './model/chec
 export { Trainer } from './train/trainer.js';
 export type { TrainOptions, StepResult } from './train/trainer.js';
 export { evaluateCocoKeypoints, formatCocoStats } from './eval/coco.js';
+export { pck, pckh, bboxNorm, mpjpe, paMpjpe, meanError, calibrationReport, formatCalibration, densityContours, contourToImage } from './eval/metrics.js';
+export type { CalibrationReport, CalibrationOptions, PckResult } from './eval/metrics.js';
+export * from './report/index.js';
