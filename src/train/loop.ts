@@ -10,7 +10,8 @@ type TF = typeof tfNs;
 /** Anything that assembles training batches by sample index. */
 export interface BatchProvider {
   readonly size: number;
-  batch(indices: number[]): Promise<{ images: Float32Array; target: Float32Array; weight: Float32Array }>;
+  /** `step` is the training step the batch is for (a deterministic key for per-sample augmentation). */
+  batch(indices: number[], step: number): Promise<{ images: Float32Array; target: Float32Array; weight: Float32Array }>;
 }
 
 export interface LoopState {
@@ -71,7 +72,7 @@ export async function trainLoop(tf: TF, trainer: Trainer, data: BatchProvider, o
       idx.push(st.order[st.pos++]);
     }
     const t0 = performance.now();
-    const b = await data.batch(idx);
+    const b = await data.batch(idx, st.step);
     const x = tf.tensor4d(b.images, [idx.length, H, W, 3]);
     let r;
     try {

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+// One training job from files: the COCO dataset on disk, a RegressFlowNet, a Trainer, the loop, the
+// checkpoint. Used by `rlepose train` and by `rlepose demo` (in worker threads).
+import { init } from '../backend/facade.js';
+import { tf } from '../backend/tf.js';
+import { RegressFlowNet, TRUNK_PRESETS, type TrunkSpec, type Layout } from '../model/regressflow.js';
+import { Trainer } from './trainer.js';
+import { trainLoop } from './loop.js';
+import { loadCocoDataset } from '../data/coco.js';
+import { TopDownDataset } from '../data/dataset.js';
+import type { RleVariant } from '../loss/rle.js';
+
+export interface TrainingJob {
+  name: string;
+  annFile: string;
+  imageDir: string;
+  variant: RleVariant;
+  steps: number;
+  batchSize: number;
+  inputSize: [number, number];
+  layout?: Layout;
+  trunk?: TrunkSpec | keyof typeof TRUNK_PRESETS;
+  lr?: number;
+  warmupSteps?: number;
+  milestones?: number[];
+  seed: number;
+  checkpointPath: string;
+  checkpointEvery?: number;
+  backend?: 'auto' | 'wasm' | 'cpu' | 'webgpu';
+}
+
+export type JobMessage =
+  | { type: 'start'; name: string; samples: number; skipped: Array<{ reason: string; count: number }>; backend: string }
+  | { type: 'step'; name: string; step: number; steps: number; loss: number; lr: number; ms: number }
+  | { type: 'done'; name: string; history: Array<[number, number]>; ms: number }
+  | { type: 'error'; message: string; stack?: string };
+
+export async function runTrainingJob(job: TrainingJob, post: (m: JobMessage) => void): Promise<void> {
+  const rep = await init({ backend: job.backend ?? 'auto' });
+  const data = await loadCocoDataset(job.annFile, job.imageDir);
+  const layout = job.layout ?? 'official';
+  const ds = new TopDownDataset(data.samples, data.readImage, {
+    inputSize: job.inputSize, convention: layout, augment: true, seed: job.seed, cacheImages: true, flipPairs: data.flipPairs,
+  });
+  post({ type: 'start', name: job.name, samples: ds.samples.length, skipped: data.skipped, backend: rep.network ?? '?' });
+  const trunk = typeof job.trunk === 'string' ? TRUNK_PRESETS[job.trunk] : job.trunk ?? TRUNK_PRESETS.small;
+  const net = RegressFlowNet.create(tf, { layout, trunk, numJoints: ds.numJoints }, job.seed);
+  const trainer = new Trainer(net, {
+    variant: job.variant, lr: job.lr ?? 1e-3, warmupSteps: job.warmupSteps ?? 0,
+    milestones: job.milestones ?? [Math.round(job.steps * 0.8)], clipNorm: 100,
+  });
+  const t0 = performance.now();
+  try {
+    const st = await trainLoop(tf, trainer, { size: ds.samples.length, batch: (idx, step) => ds.batch(idx, { epoch: step }) }, {
+      steps: job.steps, batchSize: job.batchSize, inputSize: job.inputSize, seed: job.seed,
+      checkpointPath: job.checkpointPath, checkpointEvery: job.checkpointEvery,
+      onStep: (i) => post({ type: 'step', name: job.name, step: i.step, steps: i.steps, loss: i.loss, lr: i.lr, ms: i.ms }),
+    });
+    post({ type: 'done', name: job.name, history: st.history, ms: performance.now() - t0 });
+  } finally {
+    trainer.dispose();
+    net.dispose();
+  }
+}
