@@ -101,7 +101,8 @@ export async function detectWebGpu(runtime: Runtime): Promise<WebGpuCapability> 
   }
 }
 
-export async function detectCapabilities(): Promise<Capabilities> {
+export async function detectCapabilities(opts: { webgpu?: boolean } = {}): Promise<Capabilities> {
   const runtime = detectRuntime();
-  return { runtime, wasmSimd: detectWasmSimd(), threads: detectThreads(runtime), webgpu: await detectWebGpu(runtime) };
+  const webgpu = opts.webgpu === false ? { ok: false, reason: 'not probed: the backend was forced to a CPU backend' } : await detectWebGpu(runtime);
+  return { runtime, wasmSimd: detectWasmSimd(), threads: detectThreads(runtime), webgpu };
 }

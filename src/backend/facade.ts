@@ -126,6 +126,10 @@ function wrapKernel(entry: OpEntry, backend: TfBackend): void {
   }
 }
 
+function requestedNoGpu(opts: InitOptions): boolean {
+  return (opts.backend === 'wasm' || opts.backend === 'cpu') && !Object.values(opts.force ?? {}).includes('webgpu');
+}
+
 /**
  * Starts the backends and resolves every op. Never silent: a fallback warns once and is in the report.
  * Throws, listing every reason, when a forced backend is unavailable or an op has no backend left.
@@ -140,7 +144,8 @@ export async function init(opts: InitOptions = {}): Promise<BackendReport> {
     statuses.set('rlepose', { backend: 'rlepose', ok: false, reason: `our WASM module failed to start: ${(e as Error).message}` });
   }
   statuses.set('tfjs-ops', { backend: 'tfjs-ops', ok: true, reason: 'TfjsFlow on the network backend' });
-  const caps = await detectCapabilities();
+  // A backend forced to wasm or cpu needs no GPU: do not start one (dawn.node, drivers) for nothing.
+  const caps = requestedNoGpu(opts) ? { ...(await detectCapabilities({ webgpu: false })) } : await detectCapabilities();
   for (const b of ['cpu', 'wasm', 'webgpu'] as TfBackend[]) statuses.set(b, await tryTfBackend(b, caps));
   if (statuses.get('wasm')!.ok) {
     const r = registerWasmTrainingKernels(tf);

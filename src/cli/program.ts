@@ -157,6 +157,50 @@ export async function main(argv: string[]): Promise<number> {
       };
       code = await runDemo({ quick: !!opts.quick, out: opts.out, seed: num(opts.seed, 'seed') ?? 1, images: num(opts.images, 'images'), steps: num(opts.steps, 'steps'), sequential: !!opts.sequential });
     });
+  program
+    .command('train')
+    .description('Train an RLE model on a COCO-format keypoint dataset (annotations JSON + image folder), with a progress bar\n' +
+      'and atomic checkpoints (model, flow, optimizers, step, data order); --resume continues bit-identically.')
+    .requiredOption('--data <annotations.json>', 'COCO keypoint annotations')
+    .requiredOption('--images <dir>', 'image folder (PNG or JPEG)')
+    .option('--out <file>', 'checkpoint file (safetensors)', 'rlepose-checkpoint.safetensors')
+    .option('--steps <n>', 'training steps', '3000')
+    .option('--batch <n>', 'batch size', '32')
+    .option('--variant <v>', 'loss: official | mmpose_laplace | mmpose_gaussian | no_residual | direct | l1 | l2', 'official')
+    .option('--layout <l>', 'official ([-0.5,0.5] targets) | mmpose ([0,1] targets)', 'official')
+    .option('--input <HxW>', 'network input size', '128x96')
+    .option('--lr <lr>', 'learning rate', '1e-3')
+    .option('--seed <n>', 'seed', '1')
+    .option('--every <n>', 'checkpoint every n steps', '200')
+    .option('--resume <file>', 'continue from a checkpoint')
+    .action(async (opts) => { const { trainCommand } = await import('./commands.js'); code = await trainCommand(opts); });
+  program
+    .command('eval')
+    .description('COCO keypoint AP (exactly as pycocotools) and PCK of a model on a COCO-format dataset, with ground-truth boxes.')
+    .requiredOption('--model <file>', 'our checkpoint, or a PyTorch state dict (official or MMPose layout) as safetensors')
+    .requiredOption('--data <annotations.json>', 'COCO keypoint annotations')
+    .requiredOption('--images <dir>', 'image folder')
+    .option('--flip', 'flip test')
+    .option('--batch <n>', 'batch size', '32')
+    .option('--input <HxW>', 'network input size the model was trained with', '128x96')
+    .action(async (opts) => { const { evalCommand } = await import('./commands.js'); code = await evalCommand(opts); });
+  program
+    .command('predict')
+    .description('Keypoints with σ for the people in an image, given their boxes: JSON, and a picture with the σ regions.')
+    .requiredOption('--model <file>', 'checkpoint or PyTorch state dict (safetensors)')
+    .requiredOption('--image <file>', 'PNG or JPEG')
+    .requiredOption('--boxes <list>', "person boxes as x,y,w,h; several separated by ';'")
+    .option('--out <file>', 'write the JSON here (default: stdout)')
+    .option('--svg <file>', 'write a picture of the first person with σ regions')
+    .option('--input <HxW>', 'network input size the model was trained with', '128x96')
+    .option('--flip', 'flip test')
+    .action(async (opts) => { const { predictCommand } = await import('./commands.js'); code = await predictCommand(opts); });
+  program
+    .command('export')
+    .description('Write a model as a plain PyTorch state dict (safetensors) in its layout, for load_state_dict in PyTorch.')
+    .requiredOption('--model <file>', 'our checkpoint')
+    .requiredOption('--out <file>', 'output .safetensors')
+    .action(async (opts) => { const { exportCommand } = await import('./commands.js'); code = await exportCommand(opts); });
   program.command('kinds', { hidden: true }).argument('<file>').action((file: string) => {
     console.log(detectKind(JSON.parse(readFileSync(file, 'utf8'))));
   });

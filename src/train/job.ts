@@ -5,7 +5,8 @@ import { init } from '../backend/facade.js';
 import { tf } from '../backend/tf.js';
 import { RegressFlowNet, TRUNK_PRESETS, type TrunkSpec, type Layout } from '../model/regressflow.js';
 import { Trainer } from './trainer.js';
-import { trainLoop } from './loop.js';
+import { trainLoop, type LoopState } from './loop.js';
+import { loadCheckpointFile } from './checkpoint.js';
 import { loadCocoDataset } from '../data/coco.js';
 import { TopDownDataset } from '../data/dataset.js';
 import type { RleVariant } from '../loss/rle.js';
@@ -27,6 +28,8 @@ export interface TrainingJob {
   checkpointPath: string;
   checkpointEvery?: number;
   backend?: 'auto' | 'wasm' | 'cpu' | 'webgpu';
+  /** Continue from this checkpoint (model, flow, optimizers, step, data order). */
+  resumeFrom?: string;
 }
 
 export type JobMessage =
@@ -44,15 +47,23 @@ export async function runTrainingJob(job: TrainingJob, post: (m: JobMessage) => 
   });
   post({ type: 'start', name: job.name, samples: ds.samples.length, skipped: data.skipped, backend: rep.network ?? '?' });
   const trunk = typeof job.trunk === 'string' ? TRUNK_PRESETS[job.trunk] : job.trunk ?? TRUNK_PRESETS.small;
-  const net = RegressFlowNet.create(tf, { layout, trunk, numJoints: ds.numJoints }, job.seed);
-  const trainer = new Trainer(net, {
-    variant: job.variant, lr: job.lr ?? 1e-3, warmupSteps: job.warmupSteps ?? 0,
-    milestones: job.milestones ?? [Math.round(job.steps * 0.8)], clipNorm: 100,
-  });
+  let net: RegressFlowNet, trainer: Trainer, resume: LoopState | undefined;
+  if (job.resumeFrom) {
+    const r = await loadCheckpointFile(tf, job.resumeFrom);
+    net = r.net; trainer = r.trainer;
+    resume = (r.meta.extra as { loop?: LoopState } | null)?.loop;
+    if (net.config.numJoints !== ds.numJoints) throw new RangeError(`training: the checkpoint has ${net.config.numJoints} joints but the dataset has ${ds.numJoints}`);
+  } else {
+    net = RegressFlowNet.create(tf, { layout, trunk, numJoints: ds.numJoints }, job.seed);
+    trainer = new Trainer(net, {
+      variant: job.variant, lr: job.lr ?? 1e-3, warmupSteps: job.warmupSteps ?? 0,
+      milestones: job.milestones ?? [Math.round(job.steps * 0.8)], clipNorm: 100,
+    });
+  }
   const t0 = performance.now();
   try {
     const st = await trainLoop(tf, trainer, { size: ds.samples.length, batch: (idx, step) => ds.batch(idx, { epoch: step }) }, {
-      steps: job.steps, batchSize: job.batchSize, inputSize: job.inputSize, seed: job.seed,
+      steps: job.steps, batchSize: job.batchSize, inputSize: job.inputSize, seed: job.seed, resume,
       checkpointPath: job.checkpointPath, checkpointEvery: job.checkpointEvery,
       onStep: (i) => post({ type: 'step', name: job.name, step: i.step, steps: i.steps, loss: i.loss, lr: i.lr, ms: i.ms }),
     });
