@@ -19,19 +19,19 @@ const BACKEND = 'wasm';
 export const WASM_SPEED_OVERRIDES = [
   {
     kernelName: 'Conv2DBackpropInput',
-    reason: 'tfjs-wasm 4.22 computes it in a direct scalar loop at 2-4 GFLOP/s; ours (assembly/conv_input.ts, ' +
-      'indirect GEMM with 4x8 SIMD tiles) runs the ResNet trunk shapes at 39-73 GFLOP/s, 15-57x faster and ' +
-      '1.1-1.9x the FLOP rate of XNNPACK\'s forward convolution. Falls back for NCHW and non-float32.',
+    reason: 'tfjs-wasm 4.22 computes it in a direct scalar loop at 2.5-5 GFLOP/s; ours (assembly/conv_input.ts, ' +
+      'indirect GEMM with 4x8 SIMD tiles) runs the ResNet trunk shapes at 38-73 GFLOP/s (heap copies included), ' +
+      '14-15x faster and 1.1-1.9x the FLOP rate of XNNPACK\'s forward convolution. Falls back for NCHW and non-float32.',
   },
   {
     kernelName: 'MaxPoolGrad',
     reason: 'tfjs-wasm 4.22: 87 ms for [32,64,48,32] 3x3/2; ours (assembly/pool_grad.ts, SIMD argmax + gather) ' +
-      '6.8 ms, 11-16x faster, bit-identical to tfjs-cpu (first maximum in window order, float64 sums). ' +
+      '6.8 ms, 11-13x faster, bit-identical to tfjs-cpu (first maximum in window order, float64 sums). ' +
       'Falls back for non-float32.',
   },
   {
     kernelName: 'AvgPoolGrad',
-    reason: 'tfjs-wasm 4.22: 44 ms for [32,64,48,32] 3x3/2; ours 2.7 ms, 13-17x faster, bit-identical to ' +
+    reason: 'tfjs-wasm 4.22: 44 ms for [32,64,48,32] 3x3/2; ours 2.7 ms, 11-17x faster, bit-identical to ' +
       'tfjs-cpu. Falls back for non-float32.',
   },
 ] as const;
