@@ -13,3 +13,7 @@ export {
   depthwiseBackpropFilterF32x4, depthwiseBackpropFilterScalar, depthwiseBackpropFilterScratch,
   depthwiseBackpropInputF32x4, depthwiseBackpropInputScalar, depthwiseBackpropInputScratch,
 } from './conv_backprop';
+export {
+  conv2dBackpropInputPackedFloats, conv2dBackpropInputPack, conv2dBackpropInputClassF32x4, conv2dBackpropInputScalar,
+} from './conv_input';
+export { maxPoolArgmaxF32x4, maxPoolArgmaxScalar, poolGradF32x4, poolGradScalar } from './pool_grad';

@@ -3,7 +3,13 @@
 // tfjs-wasm's own forward convolution (XNNPACK) in the same run. Rates are nominal FLOPs
 // (2 · multiply-adds of the convolution; each gradient costs exactly the forward's multiply-adds).
 //
-//   node dist/bench/conv.js [--quick]        last line: JSON with every figure
+//   node dist/bench/conv.js [--quick] [--only TEXT]        last line: JSON with every figure
+//
+// Second part: the kernels that REPLACE tfjs-wasm's own (registerWasmSpeedKernels) — Conv2DBackpropInput
+// on every input-gradient shape of the small RLE trunk (BasicBlock [32,64,128,256] x1, input
+// [32,128,96,3]; the stem's input gradient is never asked for: the image needs none), MaxPoolGrad of
+// its stem pool, AvgPoolGrad — against the tfjs-wasm kernel they replaced and XNNPACK's forward op of
+// equal multiply-adds (Conv2D of the same geometry; MaxPool / AvgPool forward for the pools).
 //
 // Peers per case: 'xnn conv2d fwd' is tf.conv2d on the same input (for depthwise cases: a dense conv
 // with C·M output channels, the best rate tfjs-wasm reaches on that input); 'xnn depthwise fwd' is
@@ -18,6 +24,9 @@ import { getKernels } from '../src/wasm/loader.js';
 import type { ConvBackpropExports } from '../src/wasm/exports.js';
 import { convMacs, geometryFromConvInfo, type ConvGeometry } from '../src/backend/conv_backprop.js';
 import { registerWasmTrainingKernels } from '../src/backend/wasm_kernels.js';
+import { registerWasmSpeedKernels, replacedWasmKernel, type WasmSpeedKernelName } from '../src/backend/wasm_speed_kernels.js';
+import type { ConvInputExports } from '../src/wasm/exports.js';
+import { convInputPlan } from '../src/backend/conv_input.js';
 
 type Shape4 = [number, number, number, number];
 type Op = 'Conv2DBackpropFilter' | 'DepthwiseConv2dNativeBackpropFilter' | 'DepthwiseConv2dNativeBackpropInput';
@@ -42,6 +51,8 @@ interface Row {
 }
 
 const quick = process.argv.includes('--quick');
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] ?? '' : '';
 const maxTime = quick ? 0.4 : 1.5;
 
 function figure(b: Benchmark, gflop: number): Figure {
@@ -105,6 +116,7 @@ async function main(): Promise<void> {
   console.error(`backend ${tf.getBackend()}, tfjs ${tf.version.tfjs}; registered ${reg.registered.join(', ')}`);
   const rows: Row[] = [];
   for (const c of CASES) {
+    if (only && !c.name.includes(only)) continue;
     const depthwise = c.op !== 'Conv2DBackpropFilter';
     const filterShape: Shape4 = depthwise ? [c.k, c.k, c.x[3], c.out / c.x[3]] : [c.k, c.k, c.x[3], c.out];
     const info = tf.backend_util.computeConv2DInfo(c.x, filterShape, c.stride, 1, 'same', undefined, depthwise);
@@ -152,6 +164,8 @@ async function main(): Promise<void> {
     tf.dispose([x, dy, w, wDense]);
   }
 
+  const overrides = overrideRows();
+
   const f1 = (v: number): string => v.toFixed(1);
   console.log('\n| case | ours ms | ours GFLOP/s | kernel-only GFLOP/s | XNNPACK conv2d fwd GFLOP/s | ratio (mean) | ratio (best) | XNNPACK depthwise fwd GFLOP/s | first call ms |');
   console.log('|---|---|---|---|---|---|---|---|---|');
@@ -160,9 +174,149 @@ async function main(): Promise<void> {
       `${f1(r.xnnConv.gflops)} | ${r.ratio.toFixed(2)} | ${r.ratioBest.toFixed(2)} | ` +
       `${r.xnnDepthwise ? f1(r.xnnDepthwise.gflops) : '-'} | ${r.firstCallMs.toFixed(1)} |`);
   }
+  console.log('\nKernels replacing tfjs-wasm\'s own (registerWasmSpeedKernels): ours end to end (heap copies included) ' +
+    'vs the replaced tfjs-wasm kernel vs XNNPACK\'s forward op of equal multiply-adds (for pools: the forward pool).');
+  console.log('| case | ours ms | ours GFLOP/s | kernel-only GFLOP/s | tfjs-wasm own ms | tfjs-wasm GFLOP/s | XNNPACK fwd ms | XNNPACK fwd GFLOP/s | ours vs tfjs-wasm | ours / XNNPACK fwd rate | first call ms |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  const g1 = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(1));
+  for (const r of overrides) {
+    console.log(`| ${r.name} | ${r.ours.meanMs.toFixed(2)} | ${g1(r.gflop ? r.ours.gflops : undefined)} | ${g1(r.kernelOnly?.gflops)} | ` +
+      `${r.tfjsWasm.meanMs.toFixed(2)} | ${g1(r.gflop ? r.tfjsWasm.gflops : undefined)} | ${r.xnnFwd.meanMs.toFixed(2)} | ` +
+      `${g1(r.gflop ? r.xnnFwd.gflops : undefined)} | ${r.speedupVsTfjsWasm.toFixed(1)}x | ${r.ratioVsXnnFwd.toFixed(2)} | ${r.firstCallMs.toFixed(1)} |`);
+  }
+  const trunk = overrides.filter((r) => r.op === 'Conv2DBackpropInput');
+  if (trunk.length) {
+    const sum = (f: (r: OverrideRow) => number): number => trunk.reduce((a, r) => a + f(r) * r.callsPerStep, 0);
+    console.log(`trunk Conv2DBackpropInput per training step (${trunk.reduce((a, r) => a + r.callsPerStep, 0)} calls): ` +
+      `ours ${sum((r) => r.ours.meanMs).toFixed(1)} ms, tfjs-wasm ${sum((r) => r.tfjsWasm.meanMs).toFixed(1)} ms, ` +
+      `XNNPACK forward of the same convolutions ${sum((r) => r.xnnFwd.meanMs).toFixed(1)} ms`);
+  }
   console.log(JSON.stringify({
-    bench: 'conv', node: process.version, tfjs: tf.version.tfjs, backend: tf.getBackend(), quick, rows,
+    bench: 'conv', node: process.version, tfjs: tf.version.tfjs, backend: tf.getBackend(), quick, rows, overrides,
   }));
+}
+
+// ---- kernels replacing tfjs-wasm's own -----------------------------------------------------------------
+
+type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
+const P1: Pad4 = [[0, 0], [1, 1], [1, 1], [0, 0]];
+
+interface OverrideCase {
+  name: string; op: WasmSpeedKernelName; x: Shape4; out: number; k: number; stride: number; pad: Pad4 | 'valid' | number;
+  /** How often one training step of the small trunk runs this shape. */
+  callsPerStep: number;
+}
+
+// Input gradients the trunk asks for, in backward order (x is the convolution's input, dx's shape).
+const OVERRIDE_CASES: OverrideCase[] = [
+  { name: 'dx L4 conv2 3x3/1 [32,4,3,256]->256', op: 'Conv2DBackpropInput', x: [32, 4, 3, 256], out: 256, k: 3, stride: 1, pad: P1, callsPerStep: 1 },
+  { name: 'dx L4 conv1 3x3/2 [32,8,6,128]->256', op: 'Conv2DBackpropInput', x: [32, 8, 6, 128], out: 256, k: 3, stride: 2, pad: P1, callsPerStep: 1 },
+  { name: 'dx L4 down 1x1/2 [32,8,6,128]->256', op: 'Conv2DBackpropInput', x: [32, 8, 6, 128], out: 256, k: 1, stride: 2, pad: 'valid', callsPerStep: 1 },
+  { name: 'dx L3 conv2 3x3/1 [32,8,6,128]->128', op: 'Conv2DBackpropInput', x: [32, 8, 6, 128], out: 128, k: 3, stride: 1, pad: P1, callsPerStep: 1 },
+  { name: 'dx L3 conv1 3x3/2 [32,16,12,64]->128', op: 'Conv2DBackpropInput', x: [32, 16, 12, 64], out: 128, k: 3, stride: 2, pad: P1, callsPerStep: 1 },
+  { name: 'dx L3 down 1x1/2 [32,16,12,64]->128', op: 'Conv2DBackpropInput', x: [32, 16, 12, 64], out: 128, k: 1, stride: 2, pad: 'valid', callsPerStep: 1 },
+  { name: 'dx L2 conv2 3x3/1 [32,16,12,64]->64', op: 'Conv2DBackpropInput', x: [32, 16, 12, 64], out: 64, k: 3, stride: 1, pad: P1, callsPerStep: 1 },
+  { name: 'dx L2 conv1 3x3/2 [32,32,24,32]->64', op: 'Conv2DBackpropInput', x: [32, 32, 24, 32], out: 64, k: 3, stride: 2, pad: P1, callsPerStep: 1 },
+  { name: 'dx L2 down 1x1/2 [32,32,24,32]->64', op: 'Conv2DBackpropInput', x: [32, 32, 24, 32], out: 64, k: 1, stride: 2, pad: 'valid', callsPerStep: 1 },
+  { name: 'dx L1 conv1/2 3x3/1 [32,32,24,32]->32', op: 'Conv2DBackpropInput', x: [32, 32, 24, 32], out: 32, k: 3, stride: 1, pad: P1, callsPerStep: 2 },
+  { name: 'maxPoolGrad stem 3x3/2 pad 1 [32,64,48,32]', op: 'MaxPoolGrad', x: [32, 64, 48, 32], out: 32, k: 3, stride: 2, pad: 1, callsPerStep: 1 },
+  { name: 'avgPoolGrad 3x3/2 pad 1 [32,64,48,32]', op: 'AvgPoolGrad', x: [32, 64, 48, 32], out: 32, k: 3, stride: 2, pad: 1, callsPerStep: 0 },
+];
+
+interface OverrideRow {
+  name: string; op: WasmSpeedKernelName; x: Shape4; outChannels: number; kernel: number; stride: number;
+  callsPerStep: number; gflop: number; firstCallMs: number;
+  ours: Figure; kernelOnly?: Figure; tfjsWasm: Figure; xnnFwd: Figure;
+  speedupVsTfjsWasm: number; ratioVsXnnFwd: number;
+}
+
+/** Our conv input-gradient kernel alone, on data already in our memory (the whole batch at once). */
+function convInputKernelOnly(g: ConvGeometry, dy: tf.Tensor, w: tf.Tensor): { fn: () => void; free: () => void } {
+  const k = getKernels();
+  const e = k.exports as typeof k.exports & ConvBackpropExports & ConvInputExports;
+  const ld = Math.ceil(g.inChannels / 8) * 8, T = g.filterHeight * g.filterWidth;
+  const plan = convInputPlan(g, ld);
+  const ptrs: number[] = [];
+  const alloc = (bytes: number): number => { const p = k.alloc(bytes); ptrs.push(p); return p; };
+  const pdy = alloc(dy.size * 4), pw = alloc(w.size * 4), pslot = alloc(T * 4), ptab = alloc(plan.table.length * 4);
+  const pwp = alloc(e.conv2dBackpropInputPackedFloats(T, g.inChannels, g.outChannels) * 4);
+  const pdx = alloc(g.batchSize * g.inHeight * g.inWidth * ld * 4);
+  k.writeF32(pdy, dy.dataSync()); k.writeF32(pw, w.dataSync()); k.writeI32(pslot, plan.tapOf); k.writeI32(ptab, plan.table);
+  e.conv2dBackpropInputPack(pw, pwp, pslot, T, g.inChannels, g.outChannels);
+  const dyImg = g.outHeight * g.outWidth * g.outChannels * 4, dxImg = g.inHeight * g.inWidth * ld * 4;
+  return {
+    fn: () => {
+      for (const c of plan.calls) {
+        e.conv2dBackpropInputClassF32x4(pdy, pwp, pdx, g.batchSize, dyImg, dxImg, ptab + c.rows * 4, c.nRows,
+          ptab + c.cols * 4, c.nCols, ptab + c.runs * 4, c.nRuns, ld / 8, T * g.outChannels * 32);
+      }
+    },
+    free: () => { for (const p of ptrs) k.free(p); },
+  };
+}
+
+function overrideRows(): OverrideRow[] {
+  const speed = registerWasmSpeedKernels(tf);
+  console.error(`speed kernels: ${speed.overridden.map((o) => o.kernelName).join(', ') || 'already registered'}`);
+  const backend = tf.backend() as unknown as { disposeData(id: object, force?: boolean): boolean };
+  const rows: OverrideRow[] = [];
+  for (const c of OVERRIDE_CASES) {
+    if (only && !c.name.includes(only)) continue;
+    const original = replacedWasmKernel(tf, c.op);
+    if (!original) throw new Error(`bench: ${c.op} is not overridden (nothing to compare with)`);
+    const x = tf.randomNormal(c.x, 0, 1, 'float32', 1);
+    let gflop = 0, g: ConvGeometry | null = null;
+    let inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>, fwd: () => tf.Tensor;
+    const extra: tf.Tensor[] = [x];
+    if (c.op === 'Conv2DBackpropInput') {
+      const fs: Shape4 = [c.k, c.k, c.x[3], c.out];
+      const info = tf.backend_util.computeConv2DInfo(c.x, fs, c.stride, 1, c.pad as Pad4 | 'valid');
+      g = geometryFromConvInfo(info);
+      gflop = 2 * convMacs(g, false) / 1e9;
+      const w = tf.randomNormal(fs, 0, 1, 'float32', 3), dy = tf.randomNormal(info.outShape, 0, 1, 'float32', 2);
+      extra.push(w, dy);
+      inputs = { dy, filter: w };
+      attrs = { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x };
+      fwd = () => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad as Pad4 | 'valid');
+    } else {
+      const y = c.op === 'MaxPoolGrad' ? tf.maxPool(x as tf.Tensor4D, c.k, c.stride, c.pad as number) : tf.avgPool(x as tf.Tensor4D, c.k, c.stride, c.pad as number);
+      const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 2);
+      extra.push(y, dy);
+      inputs = c.op === 'MaxPoolGrad' ? { dy, input: x, output: y } : { dy, input: x };
+      attrs = { filterSize: c.k, strides: c.stride, pad: c.pad };
+      fwd = c.op === 'MaxPoolGrad' ? () => tf.maxPool(x as tf.Tensor4D, c.k, c.stride, c.pad as number)
+        : () => tf.avgPool(x as tf.Tensor4D, c.k, c.stride, c.pad as number);
+    }
+    const ours = (): void => { tf.dispose(tf.engine().runKernel(c.op, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor); };
+    const theirs = (): void => {
+      const out = original.kernelFunc({ inputs, backend: tf.backend(), attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+      backend.disposeData(out.dataId, true);
+    };
+    const t0 = performance.now();
+    ours();
+    const firstCallMs = performance.now() - t0;
+    const ko = g ? convInputKernelOnly(g, inputs.dy, inputs.filter) : null;
+    const fns: Record<string, () => void> = {
+      'ours': ours,
+      'tfjs-wasm own kernel': theirs,
+      'xnn forward': () => tf.tidy(() => { fwd(); }),
+    };
+    if (ko) fns['ours kernel only'] = ko.fn;
+    console.error(`${c.name}: first call ${firstCallMs.toFixed(1)} ms`);
+    const b = runSuite(c.name, fns);
+    ko?.free();
+    const fig = (name: string): Figure => figure(b[name], gflop);
+    const row: OverrideRow = {
+      name: c.name, op: c.op, x: c.x, outChannels: c.out, kernel: c.k, stride: c.stride, callsPerStep: c.callsPerStep,
+      gflop, firstCallMs, ours: fig('ours'), kernelOnly: ko ? fig('ours kernel only') : undefined,
+      tfjsWasm: fig('tfjs-wasm own kernel'), xnnFwd: fig('xnn forward'), speedupVsTfjsWasm: 0, ratioVsXnnFwd: 0,
+    };
+    row.speedupVsTfjsWasm = row.tfjsWasm.meanMs / row.ours.meanMs;
+    row.ratioVsXnnFwd = row.xnnFwd.meanMs / row.ours.meanMs;   // equal work: the rate ratio
+    rows.push(row);
+    tf.dispose(extra);
+  }
+  return rows;
 }
 
 main().catch((e) => { console.error(e); process.exitCode = 1; });

@@ -6,6 +6,7 @@
 import { loadKernels, getKernels, type WasmSource } from './wasm/loader.js';
 import { tf } from './backend/tf.js';
 import { registerWasmTrainingKernels } from './backend/wasm_kernels.js';
+import { registerWasmSpeedKernels } from './backend/wasm_speed_kernels.js';
 
 export type { WasmSource } from './wasm/loader.js';
 export { RealNVP, defaultMasks, flowParamSpecs } from './flow/realnvp.js';
@@ -20,11 +21,13 @@ export type { ArrayInput, ShapedArray, TensorLike } from './util/arrays.js';
 /**
  * Loads the WebAssembly kernels (inlined in the package; `source` overrides with a URL, bytes or a Module)
  * and registers our training kernels (Conv2DBackpropFilter, depthwise backprops) into tfjs-wasm, so a
- * tfjs conv net trains on 'wasm'. `init()` does this too, and also picks backends.
+ * tfjs conv net trains on 'wasm', and our faster Conv2DBackpropInput / MaxPoolGrad / AvgPoolGrad in place
+ * of tfjs-wasm's (registerWasmSpeedKernels). `init()` does this too, and also picks backends.
  */
 export async function ready(source?: WasmSource): Promise<void> {
   await loadKernels(source);
   registerWasmTrainingKernels(tf);
+  registerWasmSpeedKernels(tf);
 }
 
 /** Bytes of WASM heap in use by rlepose objects (for leak checks). */
@@ -57,6 +60,10 @@ export { OP_TABLE } from './backend/table.js';
 export type { OpEntry, BackendName, TfBackend } from './backend/table.js';
 export { detectCapabilities } from './backend/capabilities.js';
 export { registerWasmTrainingKernels } from './backend/wasm_kernels.js';
+export {
+  registerWasmSpeedKernels, unregisterWasmSpeedKernels, WASM_SPEED_OVERRIDES,
+  type WasmSpeedKernelReport, type WasmSpeedOverride, type WasmSpeedKernelName,
+} from './backend/wasm_speed_kernels.js';
 export { RegressFlowNet, TRUNK_PRESETS, COCO_FLIP_PAIRS } from './model/regressflow.js';
 export type { RegressFlowConfig, TrunkSpec, Prediction, PredictOptions, Layout } from './model/regressflow.js';
 export { stateDictFromSafetensors, safetensorsFromStateDict } from './model/checkpoint.js';

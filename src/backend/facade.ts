@@ -8,6 +8,7 @@ import { detectCapabilities, type Capabilities } from './capabilities.js';
 import { setChoice, recordOp, opRecords, resolvedChoices, type OpRecord } from './report.js';
 import { loadKernels, type WasmSource } from '../wasm/loader.js';
 import { registerWasmTrainingKernels } from './wasm_kernels.js';
+import { registerWasmSpeedKernels } from './wasm_speed_kernels.js';
 
 export interface InitOptions {
   /** The tfjs backend for the network (conv, dense, norm, pool, activations). Default 'auto'. */
@@ -150,6 +151,8 @@ export async function init(opts: InitOptions = {}): Promise<BackendReport> {
   if (statuses.get('wasm')!.ok) {
     const r = registerWasmTrainingKernels(tf);
     if (r.registered.length) notes.push(`registered rlepose kernels into tfjs-wasm: ${r.registered.join(', ')}`);
+    const sp = registerWasmSpeedKernels(tf);
+    if (sp.overridden.length) notes.push(`replaced tfjs-wasm kernels with faster rlepose ones: ${sp.overridden.map((o) => o.kernelName).join(', ')}`);
   }
 
   // The network backend.

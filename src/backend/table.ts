@@ -4,8 +4,8 @@
 //
 // Backends: 'webgpu' | 'wasm' | 'cpu' are tfjs backends (the network's tensors live on one of them);
 // 'rlepose' is our AssemblyScript SIMD module (flow, loss, optimizer; and the conv backprops we register
-// into tfjs-wasm, where tfjs has none); 'tfjs-ops' is the flow written as plain tfjs ops (TfjsFlow), the
-// fallback when our WASM module cannot start (e.g. an engine without WASM SIMD).
+// into tfjs-wasm, where tfjs has none or a slow one); 'tfjs-ops' is the flow written as plain tfjs ops
+// (TfjsFlow), the fallback when our WASM module cannot start (e.g. an engine without WASM SIMD).
 
 export type TfBackend = 'webgpu' | 'wasm' | 'cpu';
 export type BackendName = TfBackend | 'rlepose' | 'tfjs-ops';
@@ -39,10 +39,12 @@ function tfOp(op: string, family: OpFamily, kernel: string, wasmWhy = WASM): OpE
 }
 
 const OURS_IN_WASM = 'tfjs-wasm has no kernel: rlepose registers its AssemblyScript SIMD kernel under the tfjs name';
+const OURS_OVER_WASM = 'tfjs-wasm\'s own kernel is slow (a scalar loop): rlepose replaces it with its AssemblyScript ' +
+  'SIMD kernel (registerWasmSpeedKernels, 11-15x faster), which hands NCHW and other dtypes back to it';
 
 export const OP_TABLE: readonly OpEntry[] = [
   tfOp('conv2d', 'conv', 'Conv2D'),
-  tfOp('conv2d.backpropInput', 'conv', 'Conv2DBackpropInput'),
+  tfOp('conv2d.backpropInput', 'conv', 'Conv2DBackpropInput', OURS_OVER_WASM),
   tfOp('conv2d.backpropFilter', 'conv', 'Conv2DBackpropFilter', OURS_IN_WASM),
   tfOp('depthwiseConv2d', 'conv', 'DepthwiseConv2dNative'),
   tfOp('depthwiseConv2d.backpropInput', 'conv', 'DepthwiseConv2dNativeBackpropInput', OURS_IN_WASM),
@@ -50,7 +52,7 @@ export const OP_TABLE: readonly OpEntry[] = [
   tfOp('matmul', 'dense', 'BatchMatMul'),
   tfOp('batchNorm', 'norm', 'FusedBatchNorm'),
   tfOp('maxPool', 'pool', 'MaxPool'),
-  tfOp('maxPool.backprop', 'pool', 'MaxPoolGrad'),
+  tfOp('maxPool.backprop', 'pool', 'MaxPoolGrad', OURS_OVER_WASM),
   tfOp('mean', 'pool', 'Mean'),
   tfOp('relu', 'activation', 'Relu'),
   tfOp('sigmoid', 'activation', 'Sigmoid'),

@@ -64,3 +64,27 @@ export interface ConvBackpropExports {
     pt: number, pl: number): void;
   depthwiseBackpropInputScratch(W: number, C: number, M: number): number;
 }
+
+/** conv2d input gradient of assembly/conv_input.ts (see that file's header). */
+export interface ConvInputExports {
+  conv2dBackpropInputPackedFloats(T: number, Cin: number, Cout: number): number;
+  conv2dBackpropInputPack(w: number, wp: number, tapOf: number, T: number, Cin: number, Cout: number): void;
+  conv2dBackpropInputClassF32x4(dy: number, wp: number, dx: number, nImg: number, imgDyB: number, imgDxB: number,
+    rows: number, nRows: number, cols: number, nCols: number, runs: number, nRuns: number,
+    nPanels: number, panelB: number): void;
+  conv2dBackpropInputScalar(dy: number, w: number, dx: number, N: number, H: number, W: number, Cin: number,
+    OH: number, OW: number, Cout: number, KH: number, KW: number, sh: number, sw: number, dh: number, dw: number,
+    pt: number, pl: number): void;
+}
+
+/** Pooling gradients of assembly/pool_grad.ts (see that file's header). */
+export interface PoolGradExports {
+  maxPoolArgmaxF32x4(x: number, idx: number, N: number, H: number, W: number, C: number, OH: number, OW: number,
+    KH: number, KW: number, sh: number, sw: number, pt: number, pl: number): void;
+  maxPoolArgmaxScalar(x: number, idx: number, N: number, H: number, W: number, C: number, OH: number, OW: number,
+    KH: number, KW: number, sh: number, sw: number, pt: number, pl: number): void;
+  poolGradF32x4(dy: number, idx: number, dx: number, N: number, H: number, W: number, C: number, OH: number,
+    OW: number, KH: number, KW: number, sh: number, sw: number, pt: number, pl: number, mult: number): void;
+  poolGradScalar(dy: number, idx: number, dx: number, N: number, H: number, W: number, C: number, OH: number,
+    OW: number, KH: number, KW: number, sh: number, sw: number, pt: number, pl: number, mult: number): void;
+}

@@ -82,6 +82,10 @@ export class WasmKernels {
     dst.set(this.f32(ptr, length));
     return dst;
   }
+  /** Copies `src` into WASM memory at `ptr` as int32 (tables of offsets for the kernels). */
+  writeI32(ptr: number, src: Int32Array): void {
+    new Int32Array(this.memory.buffer, ptr >>> 0, src.length).set(src);
+  }
   zero(ptr: number, bytes: number): void {
     new Uint8Array(this.memory.buffer, ptr >>> 0, bytes).fill(0);
   }
