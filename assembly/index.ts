@@ -17,3 +17,4 @@ export {
   conv2dBackpropInputPackedFloats, conv2dBackpropInputPack, conv2dBackpropInputClassF32x4, conv2dBackpropInputScalar,
 } from './conv_input';
 export { maxPoolArgmaxF32x4, maxPoolArgmaxScalar, poolGradF32x4, poolGradScalar } from './pool_grad';
+export { vmathTest } from './vmath';

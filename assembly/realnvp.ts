@@ -9,6 +9,7 @@
 // "Derived" holds per (c, k) W2ᵀ and mask-scaled W1T, refreshed by flowSync after any update.
 import { gemmF32x4, gemmScalar, EPI_STORE, EPI_BIAS_LEAKY, EPI_LEAKY_GRAD_SUM } from './gemm';
 import { rowsDotF32x4, rowsDotScalar } from './rows';
+import { expF32x4, tanhF32x4 } from './vmath';
 
 export const DESC_D = 0;
 export const DESC_H = 1;
@@ -259,22 +260,40 @@ export function flowInverse(desc: usize, N: i32): void {
     const zin = zinP(c), th = thP(c), tt = ttP(c), te = teP(c);
     memory.copy(zin, z, (<usize>(N * D)) << 2);
     nets(c, zin, N, th, tt);
+    let i0 = 0;
+    if (useSimd && 4 % D == 0) {
+      // Four coordinates at a time (D divides 4, so the mask pattern repeats within a vector).
+      const mv = f32x4(mask(c, 0 % D), mask(c, 1 % D), mask(c, 2 % D), mask(c, 3 % D));
+      const omv = f32x4.sub(f32x4.splat(1.0), mv);
+      const ND4 = (N * D) & ~3;
+      for (; i0 < ND4; i0 += 4) {
+        const o = (<usize>i0) << 2;
+        const tv = tanhF32x4(v128.load(th + o));
+        const s = f32x4.mul(omv, tv), t = f32x4.mul(omv, v128.load(tt + o));
+        const zi = v128.load(zin + o);
+        const e = expF32x4(f32x4.neg(s));
+        const q = f32x4.mul(f32x4.sub(zi, t), e);
+        v128.store(th + o, tv);
+        v128.store(tt + o, q);
+        v128.store(te + o, e);
+        v128.store(z + o, f32x4.add(f32x4.mul(omv, q), f32x4.mul(mv, zi)));
+      }
+    }
+    for (let i = i0; i < N * D; i++) {
+      const m = mask(c, i % D), om: f32 = 1.0 - m;
+      const tv = Mathf.tanh(f(th, i));
+      const s = om * tv, t = om * f(tt, i);
+      const zi = f(zin, i);
+      const e = Mathf.exp(-s);
+      const q = (zi - t) * e;
+      sf(th, i, tv);
+      sf(tt, i, q);
+      sf(te, i, e);
+      sf(z, i, om * q + m * zi);
+    }
     for (let n = 0; n < N; n++) {
       let ldn: f32 = f(ld, n);
-      for (let d = 0; d < D; d++) {
-        const i = n * D + d;
-        const m = mask(c, d), om: f32 = 1.0 - m;
-        const tv = Mathf.tanh(f(th, i));
-        const s = om * tv, t = om * f(tt, i);
-        const zi = f(zin, i);
-        const e = Mathf.exp(-s);
-        const q = (zi - t) * e;
-        sf(th, i, tv);
-        sf(tt, i, q);
-        sf(te, i, e);
-        sf(z, i, om * q + m * zi);
-        ldn -= s;
-      }
+      for (let d = 0; d < D; d++) ldn -= (1.0 - mask(c, d)) * f(th, n * D + d);
       sf(ld, n, ldn);
     }
   }

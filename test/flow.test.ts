@@ -286,3 +286,25 @@ test('training the flow with Adam raises the log-likelihood of its data', () => 
     flow.dispose();
   }
 });
+
+test('SIMD exp and tanh (coupling arithmetic) agree with Math.exp / Math.tanh to float32 accuracy', () => {
+  const k = getKernels();
+  const xs = new Float32Array(4096);
+  for (let i = 0; i < xs.length; i++) xs[i] = i < 2048 ? -30 + 60 * i / 2047 : (i % 2 ? 1 : -1) * Math.pow(10, -8 + 9 * ((i - 2048) / 2047));
+  const p = k.alloc(xs.length * 12);
+  try {
+    k.writeF32(p, xs);
+    k.exports.vmathTest(p, p + xs.length * 4, p + xs.length * 8, xs.length);
+    const ex = k.readF32(p + xs.length * 4, xs.length), th = k.readF32(p + xs.length * 8, xs.length);
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i];
+      const re = Math.abs(ex[i] - Math.exp(x)) / Math.exp(x);
+      assert.ok(re < 4e-7, `exp(${x}): ${ex[i]} vs ${Math.exp(x)} (rel ${re})`);
+      const t = Math.tanh(x);
+      const err = Math.abs(th[i] - t);
+      assert.ok(err <= 3e-7 * Math.abs(t) + 1e-30, `tanh(${x}): ${th[i]} vs ${t} (rel ${err / Math.abs(t)})`);
+    }
+  } finally {
+    k.free(p);
+  }
+});

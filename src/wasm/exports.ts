@@ -29,6 +29,7 @@ export interface WasmExports {
   flowBackward(desc: number, N: number): void;
   flowLogProbBackward(desc: number, N: number, useW: number): void;
   flowForward(desc: number, N: number): void;
+  vmathTest(x: number, outExp: number, outTanh: number, n: number): void;
   rleLoss(desc: number, variant: number, B: number, K: number, io: number, wantGrad: number): number;
   adamStep(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number,
     eps: number, wd: number, bc1: number, bc2: number, decoupled: number, gradScale: number): void;
