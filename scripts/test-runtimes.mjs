@@ -5,7 +5,7 @@
 //
 //   node scripts/test-runtimes.mjs [--only node,chromium,deno,bun] [--backends cpu,wasm,webgpu] [--no-build]
 //
-// Env: CI (truthy: nothing may be skipped), RLEPOSE_RUNTIME_TIMEOUT_S (per runtime, default 120),
+// Env: CI (truthy: nothing may be skipped), RLEPOSE_RUNTIME_TIMEOUT_S (per runtime, default 300),
 //      CHROMIUM (default /usr/bin/chromium), RLEPOSE_REPORT (JSON output, default out/runtimes-report.json).
 //
 // A runtime or backend is SKIPPED (with the reason) only when it is genuinely unavailable here and
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CI = !!process.env.CI && !/^(0|false|no)$/i.test(process.env.CI);
-const TIMEOUT_S = Number(process.env.RLEPOSE_RUNTIME_TIMEOUT_S ?? 120);
+const TIMEOUT_S = Number(process.env.RLEPOSE_RUNTIME_TIMEOUT_S ?? 300);
 const ENTRY = 'dist/test/runtimes/server-entry.js';
 const bin = (name) => join(root, 'node_modules/.bin', name);
 

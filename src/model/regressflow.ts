@@ -353,6 +353,40 @@ export class RegressFlowNet {
     }
   }
 
+  /** As `predict`, reading results asynchronously: required on WebGPU (no synchronous readback in
+   *  Deno, Bun or browsers), fine everywhere. */
+  async predictAsync(x: tfNs.Tensor4D, opts: PredictOptions = {}): Promise<Prediction> {
+    const tf = this.tf;
+    this.checkInput('predictAsync', x);
+    const [pooled, pred, sigma] = tf.tidy(() => {
+      const f = this.features(x, false);
+      const { pred: p0, sigmaLogit } = this.heads(f, false);
+      return [f, p0, tf.sigmoid(sigmaLogit)];
+    });
+    if (opts.flipTest) { tf.dispose([pooled, pred, sigma]); return this.predict(x, opts); }
+    try {
+      const [pv, mv, sv] = await Promise.all([pooled.data(), pred.data(), sigma.data()]);
+      const B = x.shape[0], K = this.config.numJoints, D = this.config.dim;
+      const scores = new Float32Array(B * K);
+      for (let i = 0; i < B * K; i++) { let m = 0; for (let d = 0; d < D; d++) m += sv[i * D + d]; scores[i] = 1 - m / D; }
+      return { pooled: Float32Array.from(pv), pred: Float32Array.from(mv), sigma: Float32Array.from(sv), scores, batch: B };
+    } finally {
+      tf.dispose([pooled, pred, sigma]);
+    }
+  }
+
+  /** As `stateDict`, reading the variables asynchronously (WebGPU). */
+  async stateDictAsync(): Promise<StateDict> {
+    const out: StateDict = new Map();
+    for (const [name, e] of this.params) {
+      const t: Tensor32 = { shape: e.v.shape.slice(), data: Float32Array.from(await e.v.data()) };
+      out.set(name, e.kind === 'conv' ? hwioToOihw(t) : t);
+    }
+    const fp = this.config.layout === 'official' ? 'flow.' : 'head.loss_module.flow_model.';
+    for (const [k, v] of Object.entries(this.flow.stateDict({ prefix: fp, includeMask: this.config.layout === 'official' }))) out.set(k, v);
+    return out;
+  }
+
   /** @internal */
   checkInput(op: string, x: tfNs.Tensor): void {
     const cin = this.config.trunk.inChannels ?? 3;

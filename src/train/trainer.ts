@@ -115,7 +115,9 @@ export class Trainer {
     result.value.dispose();
     const grads = new Map<tfNs.Variable, tfNs.Tensor>();
     for (const [n, g] of Object.entries(result.grads)) grads.set(names.get(n)!, g);
-    let sq = tf.tidy(() => tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
+    const sqT = tf.tidy(() => tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))));
+    let sq = (await sqT.data())[0];
+    sqT.dispose();
     const fg = this.net.flow.getFlatGradients();
     for (let i = 0; i < fg.length; i++) sq += fg[i] * fg[i];
     const gradNorm = Math.sqrt(sq);

@@ -19,11 +19,11 @@ async function trainingStep(lib: Lib, tf: TF): Promise<{ loss: number; params: F
   const target = Float32Array.from({ length: 12 }, () => rng.uniform(-0.4, 0.4));
   try {
     const r = await tr.trainStep(x, target);
-    const sd = net.stateDict();
+    const sd = await net.stateDictAsync();
     const params = new Float32Array([...sd.values()].reduce((n, t) => n + t.data.length, 0));
     let o = 0;
     for (const t of sd.values()) { params.set(t.data, o); o += t.data.length; }
-    return { loss: r.loss, params, predAfter: net.predict(x).pred };
+    return { loss: r.loss, params, predAfter: (await net.predictAsync(x)).pred };
   } finally {
     x.dispose(); tr.dispose(); net.dispose();
   }
