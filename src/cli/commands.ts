@@ -13,9 +13,9 @@ import { loadCocoDataset } from '../data/coco.js';
 import { TopDownDataset } from '../data/dataset.js';
 import { decodeImage } from '../data/image.js';
 import { boxToCenterScale, cropMatrix, invertAffine, warpAffineBilinear, targetToImage } from '../data/transforms.js';
-import { predictDataset, cocoResults } from '../eval/evaluate.js';
+import { predictDataset, cocoResults, groundTruthArrays } from '../eval/evaluate.js';
 import { evaluateCocoKeypoints, formatCocoStats, type CocoKeypointGt } from '../eval/coco.js';
-import { pck, bboxNorm } from '../eval/metrics.js';
+import { pck } from '../eval/metrics.js';
 import { svgPosePrediction, COCO_SKELETON, COCO_KEYPOINT_NAMES } from '../report/index.js';
 import { writeReport, encodePngNode } from '../report/node.js';
 import type { RleVariant } from '../loss/rle.js';
@@ -78,12 +78,7 @@ export async function evalCommand(o: { model: string; data: string; images: stri
     const r = evaluateCocoKeypoints(gt, cocoResults(ds, p, 'rle'));
     console.log(formatCocoStats(r));
     const N = ds.samples.length, K = ds.numJoints;
-    const gtKp = new Float32Array(N * K * 2), vis = new Float32Array(N * K), boxes: number[] = [];
-    ds.samples.forEach((s, n) => {
-      for (let k = 0; k < K; k++) { gtKp[(n * K + k) * 2] = s.keypoints[k * 3]; gtKp[(n * K + k) * 2 + 1] = s.keypoints[k * 3 + 1]; vis[n * K + k] = s.keypoints[k * 3 + 2] > 0 ? 1 : 0; }
-      boxes.push(...s.bbox);
-    });
-    const norm = bboxNorm({ shape: [N, 4], data: boxes });
+    const { gt: gtKp, visible: vis, norm } = groundTruthArrays(ds);
     console.log(`PCK@0.05 ${pck(p.pred, gtKp, vis, norm, 0.05, { shape: [N, K, 2] }).pck.toFixed(4)}  PCK@0.1 ${pck(p.pred, gtKp, vis, norm, 0.1, { shape: [N, K, 2] }).pck.toFixed(4)}`);
     return 0;
   } finally {

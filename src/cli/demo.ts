@@ -14,9 +14,9 @@ import { loadCocoDataset } from '../data/coco.js';
 import { TopDownDataset } from '../data/dataset.js';
 import { loadCheckpointFile } from '../train/checkpoint.js';
 import { runTrainingJob, type TrainingJob, type JobMessage } from '../train/job.js';
-import { predictDataset, cocoResults, type DatasetPredictions } from '../eval/evaluate.js';
+import { predictDataset, cocoResults, groundTruthArrays, type DatasetPredictions } from '../eval/evaluate.js';
 import { evaluateCocoKeypoints, type CocoKeypointGt } from '../eval/coco.js';
-import { pck, bboxNorm, meanError, calibrationReport, formatCalibration, densityContours } from '../eval/metrics.js';
+import { pck, meanError, calibrationReport, formatCalibration, densityContours } from '../eval/metrics.js';
 import { svgPosePrediction, svgGrid, svgDensityComparison, svgLossCurves, svgBarTable, svgCalibration } from '../report/index.js';
 import { writeReport, encodePngNode } from '../report/node.js';
 import type { RegressFlowNet } from '../model/regressflow.js';
@@ -102,12 +102,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const vds = new TopDownDataset(val.samples, val.readImage, { inputSize: INPUT, convention: 'official', augment: false, seed: 0, cacheImages: true, flipPairs: val.flipPairs });
   const gt = JSON.parse(readFileSync(syn.val.annFile!, 'utf8')) as CocoKeypointGt;
   const N = vds.samples.length, K = vds.numJoints;
-  const gtKp = new Float32Array(N * K * 2), vis = new Float32Array(N * K), boxes: number[] = [];
-  vds.samples.forEach((s, n) => {
-    for (let k = 0; k < K; k++) { gtKp[(n * K + k) * 2] = s.keypoints[k * 3]; gtKp[(n * K + k) * 2 + 1] = s.keypoints[k * 3 + 1]; vis[n * K + k] = s.keypoints[k * 3 + 2] > 0 ? 1 : 0; }
-    boxes.push(...s.bbox);
-  });
-  const norm = bboxNorm({ shape: [N, 4], data: boxes });
+  const { gt: gtKp, visible: vis, norm } = groundTruthArrays(vds);
   const summary: Record<string, unknown> = {};
   const evals = new Map<string, ModelEval>();
   const preds = new Map<string, DatasetPredictions>();

@@ -6,6 +6,7 @@ import type { RegressFlowNet } from '../model/regressflow.js';
 import type { TopDownDataset } from '../data/dataset.js';
 import { targetToImage } from '../data/transforms.js';
 import { evaluateCocoKeypoints, type CocoKeypointGt, type CocoKeypointResult, type CocoEvalResult } from './coco.js';
+import { bboxNorm } from './metrics.js';
 
 type TF = typeof tfNs;
 
@@ -82,4 +83,19 @@ export function cocoResults(ds: TopDownDataset, p: DatasetPredictions, score: 'r
 
 export function cocoAP(gt: CocoKeypointGt, results: CocoKeypointResult[]): CocoEvalResult {
   return evaluateCocoKeypoints(gt, results);
+}
+
+/** Ground truth of a dataset as metric arrays: keypoints [N,K,2] (image px), visibility [N,K], box norms [N]. */
+export function groundTruthArrays(ds: TopDownDataset): { gt: Float32Array; visible: Float32Array; norm: Float64Array } {
+  const N = ds.samples.length, K = ds.numJoints;
+  const gt = new Float32Array(N * K * 2), visible = new Float32Array(N * K), boxes: number[] = [];
+  ds.samples.forEach((s, n) => {
+    for (let k = 0; k < K; k++) {
+      gt[(n * K + k) * 2] = s.keypoints[k * 3];
+      gt[(n * K + k) * 2 + 1] = s.keypoints[k * 3 + 1];
+      visible[n * K + k] = s.keypoints[k * 3 + 2] > 0 ? 1 : 0;
+    }
+    boxes.push(...s.bbox);
+  });
+  return { gt, visible, norm: bboxNorm({ shape: [N, 4], data: boxes }) };
 }

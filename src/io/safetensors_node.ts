@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 /** Node file helpers for safetensors; the format itself is in the runtime-agnostic safetensors.ts. */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from './atomic.js';
 import {
   parseSafetensors,
   serializeSafetensors,
@@ -36,41 +35,7 @@ export async function writeSafetensorsFileAtomic(path: string | URL, bytes: Uint
     throw new TypeError(`safetensors: writeSafetensorsFileAtomic: bytes must be a Uint8Array, got ${bytes === null ? 'null' : typeof bytes}`);
   }
   if (opts.validate ?? true) parseSafetensors(bytes, { copy: false });
-  const target = toPath(path);
-  const dir = dirname(target);
-  const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let mode: number | undefined;
-  try {
-    const st = await stat(target);
-    if (st.isFile()) mode = st.mode & 0o7777;
-  } catch {
-    // No file yet: the new one gets the default mode.
-  }
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(tmp, 'wx');
-    if (mode !== undefined) await handle.chmod(mode);
-    await handle.writeFile(bytes);
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await rename(tmp, target);
-  } catch (err) {
-    if (handle !== undefined) await handle.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  // Makes the rename itself durable; directories cannot be opened for this everywhere (Windows).
-  try {
-    const d = await open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-    // best effort
-  }
+  await writeFileAtomic(toPath(path), bytes);
 }
 
 /** serializeSafetensors + writeSafetensorsFileAtomic. */

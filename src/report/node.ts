@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /** Node helpers for reports: atomic file writes and a compressing PNG encoder (pngjs). */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { imageChannels, type RgbImage } from './png.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 interface PngjsModule {
   PNG: { sync: { write(png: { width: number; height: number; data: Buffer }, opts?: Record<string, unknown>): Buffer } };
@@ -25,22 +25,7 @@ export function encodePngNode(img: RgbImage): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
-async function writeAtomic(target: string, bytes: Uint8Array | string): Promise<void> {
-  const tmp = join(dirname(target), `.${target.split(sep).pop()}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(tmp, 'wx');
-    await handle.writeFile(bytes);
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await rename(tmp, target);
-  } catch (err) {
-    if (handle !== undefined) await handle.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-}
+const writeAtomic = writeFileAtomic;
 
 /**
  * Writes report files under `outDir` (created with parents): each name (may contain sub-folders, no
