@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,4 +46,28 @@ test('rlepose --help teaches the commands', () => {
   assert.equal(r.status, 0);
   assert.match(r.stdout, /parity/);
   assert.match(r.stdout, /bench/);
+});
+
+test('rlepose demo (tiny budget) runs end to end: data, two trainings, COCO eval, report folder with summary.json', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rlepose-demo-'));
+  try {
+    const r = spawnSync(process.execPath, [CLI, 'demo', '--quick', '--images', '60', '--steps', '2', '--sequential', '--out', dir], { encoding: 'utf8', timeout: 240_000 });
+    assert.equal(r.status, 0, r.stderr + r.stdout.slice(-2000));
+    assert.match(r.stdout, /metric\s+RLE\s+L1/);
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+    for (const m of ['rle', 'l1']) {
+      for (const k of ['AP', 'AP50', 'AR', 'AP_constant_score', 'PCK@0.05', 'PCK@0.1', 'mean_error_px']) {
+        assert.equal(typeof summary[m][k], 'number', `${m}.${k}`);
+      }
+    }
+    assert.ok(Array.isArray(summary.rle.calibration.flow));
+    for (const f of ['predictions.svg', 'density.svg', 'loss-curves.svg', 'metrics.svg', 'calibration.svg']) {
+      assert.match(readFileSync(join(dir, f), 'utf8'), /<svg[\s\S]*<\/svg>\s*$/, f);
+    }
+    const bad = spawnSync(process.execPath, [CLI, 'demo', '--steps', 'x', '--out', dir], { encoding: 'utf8' });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--steps must be a positive integer, got x/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
