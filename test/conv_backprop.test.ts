@@ -14,28 +14,13 @@ import {
 } from '../src/backend/conv_backprop.js';
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../src/backend/wasm_kernels.js';
 
+import { rng, int, randn } from './helpers/random.js';
+
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
 const TOL = 1e-4;
 
-// mulberry32: reproducible shapes and values.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const int = (r: () => number, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
-function randn(r: () => number, n: number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (r() + r() + r() - 1.5) * 2;
-  return out;
-}
 
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length, 'length');

@@ -10,21 +10,12 @@ import { ready } from '../src/index.js';
 import { getKernels } from '../src/wasm/loader.js';
 import { avgPoolGrad, geometryFromPoolInfo, maxPoolGrad, type PoolGeometry } from '../src/backend/pool_grad.js';
 
+import { rng, int } from './helpers/random.js';
+
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const int = (r: () => number, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 
 /** Bitwise equality (NaN == NaN, +0 != -0): the kernels must reproduce tfjs-cpu exactly. */
 function same(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
