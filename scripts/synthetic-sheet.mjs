@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Renders a sheet of synthetic benchmark samples with their labels drawn on top (docs/synthetic-samples.png).
-//   node scripts/synthetic-sheet.mjs [out.png] [seed] [count] [cols]
+//   node scripts/synthetic-sheet.mjs [out.png] [seed] [count] [cols] [difficulty]
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { generateSynthetic, renderKeypointOverlay, tileImages } from '../dist/src/data/synthetic.js';
@@ -10,7 +10,8 @@ const out = process.argv[2] ?? 'docs/synthetic-samples.png';
 const seed = Number(process.argv[3] ?? 7);
 const count = Number(process.argv[4] ?? 12);
 const cols = Number(process.argv[5] ?? 6);
-const res = await generateSynthetic({ numImages: count, seed, valFraction: 0 });
+const difficulty = Number(process.argv[6] ?? 0.5);
+const res = await generateSynthetic({ numImages: count, seed, valFraction: 0, difficulty });
 const byImage = new Map();
 for (const a of res.train.coco.annotations) {
   if (!byImage.has(a.image_id)) byImage.set(a.image_id, []);

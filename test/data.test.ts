@@ -17,7 +17,7 @@ import {
 import { halfBodyBox, resolveAugmentOptions, sampleCropParams } from '../src/data/augment.js';
 import { TopDownDataset } from '../src/data/dataset.js';
 import {
-  generateSynthetic, renderKeypointOverlay, syntheticImageProvider, tileImages, COCO_KEYPOINT_NAMES, COCO_SKELETON_1BASED,
+  generateSynthetic, renderKeypointOverlay, syntheticImageProvider, tileImages, COCO_KEYPOINT_NAMES, COCO_SKELETON_1BASED, SYNTHETIC_DIFFICULTY,
 } from '../src/data/synthetic.js';
 import { shapeSignedDistance } from '../src/data/raster.js';
 import { Rng } from '../src/util/rng.js';
@@ -620,5 +620,17 @@ describe('synthetic benchmark', () => {
     assert.throws(() => prov('nope.png'), RangeError);
     await assert.rejects(generateSynthetic({ numImages: 0, seed: 1 }), /numImages must be a positive integer/);
     await assert.rejects(generateSynthetic({ numImages: 1, seed: 1, imageSize: [16, 16] }), /imageSize must be/);
+    await assert.rejects(generateSynthetic({ numImages: 1, seed: 1, difficulty: 2 }), /difficulty must be in \[0, 1\] or one of easy, medium, hard, got 2/);
+  });
+
+  test('difficulty: 0 draws no occluders, presets name numbers, medium is the default', async () => {
+    const clean = await generateSynthetic({ numImages: 6, seed: 4, valFraction: 0, difficulty: 0 });
+    assert.ok(clean.train.images.every((im) => im.occluders.length === 0));
+    const hard = await generateSynthetic({ numImages: 6, seed: 4, valFraction: 0, difficulty: 'hard' });
+    assert.ok(hard.train.images.some((im) => im.occluders.length > 0));
+    assert.equal(hard.train.coco.info.difficulty, SYNTHETIC_DIFFICULTY.hard);
+    const a = await generateSynthetic({ numImages: 2, seed: 4, valFraction: 0 });
+    const b = await generateSynthetic({ numImages: 2, seed: 4, valFraction: 0, difficulty: 'medium' });
+    assert.deepEqual(a.train.images[1].data, b.train.images[1].data);
   });
 });

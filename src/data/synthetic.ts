@@ -38,6 +38,9 @@ const K = 17;
 /** The Up filter on every row: as small as adaptive filtering here, at half the time. */
 const PNG_OPTS = { filterType: 2 } as const;
 
+/** Difficulty presets of generateSynthetic. */
+export const SYNTHETIC_DIFFICULTY = Object.freeze({ easy: 0.15, medium: 0.5, hard: 0.85 });
+
 export interface SyntheticOptions {
   /** Write train/ and val/ here (images/*.png + annotations.json); without it, everything stays in memory. */
   outDir?: string;
@@ -49,6 +52,12 @@ export interface SyntheticOptions {
   valFraction?: number;
   /** Most people per image (1..6, default 3). */
   maxPeople?: number;
+  /**
+   * 0..1 or a preset (default 'medium' = 0.5). Scales clutter and limb-like distractors, occluders (and
+   * how many take background colours), overlapping placement, lying / upside-down people, blur and noise,
+   * and narrows the left/right colour difference. 0: clean figures on plain backgrounds.
+   */
+  difficulty?: number | keyof typeof SYNTHETIC_DIFFICULTY;
   /** In-memory mode: keep decoded RGB (default) or the PNG bytes (4–6× smaller). */
   keep?: 'rgb' | 'png';
   onProgress?: (done: number, total: number) => void;
@@ -243,7 +252,7 @@ interface Prim { shape: Shape; paint: Paint; depth: number; person: number; owns
 
 interface Palette { skin: RGB; shirt: RGB; pants: RGB; hair: RGB; shoe: RGB; sleeves: 'long' | 'short' | 'none'; delta: number }
 
-function samplePalette(rng: Rng): Palette {
+function samplePalette(rng: Rng, d: number): Palette {
   const U = (a: number, b: number) => rng.uniform(a, b);
   const skin = hsv(U(12, 38), U(0.25, 0.65), U(0.3, 0.95));
   const shirt = hsv(U(0, 360), U(0.15, 0.9), U(0.2, 0.95));
@@ -251,7 +260,7 @@ function samplePalette(rng: Rng): Palette {
   const hair = hsv(U(15, 45), U(0.2, 0.8), rng.next() < 0.7 ? U(0.05, 0.35) : U(0.4, 0.9));
   const shoe = hsv(U(0, 360), U(0, 0.5), U(0.05, 0.5));
   const r = rng.next();
-  return { skin, shirt, pants, hair, shoe, sleeves: r < 0.45 ? 'long' : r < 0.8 ? 'short' : 'none', delta: U(0.1, 0.2) };
+  return { skin, shirt, pants, hair, shoe, sleeves: r < 0.45 ? 'long' : r < 0.8 ? 'short' : 'none', delta: Math.max(0.04, 0.3 - 0.4 * d) + 0.1 * rng.next() };
 }
 
 /** The left/right cue: left lighter and warmer, right darker and cooler. */
@@ -415,16 +424,16 @@ function drawBackground(cv: Canvas, rng: Rng): void {
   }
 }
 
-function drawClutter(cv: Canvas, rng: Rng, limbLike: Palette[]): void {
+function drawClutter(cv: Canvas, rng: Rng, limbLike: Palette[], d: number): void {
   const { width: W, height: H } = cv;
-  const n = rng.int(9) + 2;
+  const n = Math.round((rng.int(9) + 2) * 2 * d);
   const size = Math.min(W, H);
   for (let i = 0; i < n; i++) {
     const u = rng.next();
     const x = rng.uniform(-0.1, 1.1) * W, y = rng.uniform(-0.1, 1.1) * H;
     let shape: Shape;
     let paint: Paint = texturePaint(rng, W, H);
-    if (u < 0.35) {
+    if (u < 0.7 * d) {
       // a limb-like distractor in a person's colours
       const len = rng.uniform(0.08, 0.3) * H, ang = rng.uniform(0, 2 * Math.PI), r = rng.uniform(0.012, 0.03) * H;
       shape = { kind: 'capsule', ax: x, ay: y, bx: x + Math.cos(ang) * len, by: y + Math.sin(ang) * len, ra: r, rb: r * rng.uniform(0.7, 1.1) };
@@ -443,13 +452,14 @@ function drawClutter(cv: Canvas, rng: Rng, limbLike: Palette[]): void {
 }
 
 /** Renders one image of the benchmark with the generator's Rng for it. */
-export function renderSyntheticScene(rng: Rng, width: number, height: number, maxPeople = 3): SyntheticScene {
+export function renderSyntheticScene(rng: Rng, width: number, height: number, maxPeople = 3, difficulty = 0.5): SyntheticScene {
+  const d = difficulty;
   const W = width, Hh = height;
   const cv = createCanvas(W, Hh);
   const nPeople = 1 + rng.int(maxPeople);
-  const palettes = Array.from({ length: nPeople }, () => samplePalette(rng));
+  const palettes = Array.from({ length: nPeople }, () => samplePalette(rng, d));
   drawBackground(cv, rng);
-  drawClutter(cv, rng, palettes);
+  drawClutter(cv, rng, palettes, d);
 
   // people: sizes, poses, places; smaller (farther) ones first
   const specs = palettes.map(() => ({ h: rng.uniform(0.35, 1.0) * Hh * (nPeople > 1 ? rng.uniform(0.65, 1) : 1) })).sort((a, b) => a.h - b.h);
@@ -458,12 +468,13 @@ export function renderSyntheticScene(rng: Rng, width: number, height: number, ma
   for (let p = 0; p < nPeople; p++) {
     const pose = samplePose(rng);
     const ru = rng.next();
-    const roll = (ru < 0.8 ? clamp(rng.normal() * 10, -30, 30) : ru < 0.93 ? clamp(rng.normal() * 40, -90, 90) : rng.uniform(-180, 180)) * D2R;
+    const pTilt = 0.4 * d; // people lying or upside down
+    const roll = (ru < 1 - pTilt ? clamp(rng.normal() * 10, -30, 30) : ru < 1 - 0.35 * pTilt ? clamp(rng.normal() * 40, -90, 90) : rng.uniform(-180, 180)) * D2R;
     const hPx = specs[p].h;
     const probe = buildPerson(pose, palettes[p], p, hPx, roll, 0, 0);
     const bw = probe.bounds[2] - probe.bounds[0], bh = probe.bounds[3] - probe.bounds[1];
     let cx: number, cy: number;
-    if (centers.length && rng.next() < 0.45) {
+    if (centers.length && rng.next() < 0.9 * d) {
       const [px0, py0, pw] = centers[rng.int(centers.length)];
       cx = px0 + (rng.next() < 0.5 ? -1 : 1) * rng.uniform(0.3, 0.9) * Math.max(pw, bw);
       cy = py0 + rng.uniform(-0.15, 0.15) * bh;
@@ -488,7 +499,7 @@ export function renderSyntheticScene(rng: Rng, width: number, height: number, ma
   // occluders, mostly over joints
   const occluders: Shape[] = [];
   const nu = rng.next();
-  const nOcc = nu < 0.3 ? 0 : nu < 0.65 ? 1 : nu < 0.9 ? 2 : 3;
+  const nOcc = Math.round((nu < 0.3 ? 0 : nu < 0.65 ? 1 : nu < 0.9 ? 2 : 3) * 2 * d);
   for (let i = 0; i < nOcc; i++) {
     const p = placed[rng.int(nPeople)];
     const hPx = specs[placed.indexOf(p)].h;
@@ -500,7 +511,7 @@ export function renderSyntheticScene(rng: Rng, width: number, height: number, ma
       : { kind: 'ellipse', cx, cy, rx: rng.uniform(0.05, 0.18) * hPx, ry: rng.uniform(0.05, 0.18) * hPx, angle: rng.uniform(0, Math.PI) };
     // a quarter of the occluders take a background-like colour (camouflage)
     let paint: Paint = texturePaint(rng, W, Hh);
-    if (rng.next() < 0.25) {
+    if (rng.next() < 0.5 * d) {
       const ox = clamp(Math.round(cx), 0, W - 1), oy = clamp(Math.round(cy), 0, Hh - 1);
       const o = (oy * W + ox) * 3;
       paint = clampRgb([cv.px[o] + rng.uniform(-25, 25), cv.px[o + 1] + rng.uniform(-25, 25), cv.px[o + 2] + rng.uniform(-25, 25)]);
@@ -541,12 +552,12 @@ export function renderSyntheticScene(rng: Rng, width: number, height: number, ma
 
   // camera effects
   const bu = rng.next();
-  if (bu < 0.3) { boxBlur3(cv); if (bu < 0.1) boxBlur3(cv); }
+  if (bu < 0.6 * d) { boxBlur3(cv); if (bu < 0.2 * d) boxBlur3(cv); }
   if (rng.next() < 0.3) {
     const gain = rng.uniform(0.7, 1.3), bias = rng.uniform(-25, 25);
     for (let i = 0; i < cv.px.length; i++) cv.px[i] = cv.px[i] * gain + bias;
   }
-  if (rng.next() < 0.5) {
+  if (rng.next() < d) {
     // sensor noise, triangular with std sigma, from a xorshift32 seeded by the image's Rng (cheaper per pixel)
     const sigma = rng.uniform(2, 9), k = (sigma * Math.sqrt(6)) / 4294967296;
     let st = rng.nextU32() | 1;
@@ -585,14 +596,16 @@ export async function generateSynthetic(opts: SyntheticOptions): Promise<Synthet
   const maxPeople = opts.maxPeople ?? 3;
   if (!Number.isInteger(maxPeople) || maxPeople < 1 || maxPeople > 6) throw new RangeError(`${op}: maxPeople must be an integer in 1..6, got ${maxPeople}`);
   const keep = opts.keep ?? 'rgb';
+  const difficulty = typeof opts.difficulty === 'string' ? SYNTHETIC_DIFFICULTY[opts.difficulty] : opts.difficulty ?? SYNTHETIC_DIFFICULTY.medium;
+  if (!(difficulty >= 0 && difficulty <= 1)) throw new RangeError(`${op}: difficulty must be in [0, 1] or one of ${Object.keys(SYNTHETIC_DIFFICULTY).join(', ')}, got ${JSON.stringify(opts.difficulty)}`);
   const nVal = Math.round(numImages * valFraction);
   const nTrain = numImages - nVal;
 
   let fs: typeof import('node:fs/promises') | undefined;
   let path: typeof import('node:path') | undefined;
   const splits: Record<'train' | 'val', SyntheticSplit> = {
-    train: { coco: emptyCoco(seed, 'train'), images: [] },
-    val: { coco: emptyCoco(seed, 'val'), images: [] },
+    train: { coco: emptyCoco(seed, 'train', difficulty), images: [] },
+    val: { coco: emptyCoco(seed, 'val', difficulty), images: [] },
   };
   if (opts.outDir !== undefined) {
     fs = await import('node:fs/promises');
@@ -608,7 +621,7 @@ export async function generateSynthetic(opts: SyntheticOptions): Promise<Synthet
   let annId = 1;
   for (let i = 0; i < numImages; i++) {
     const split = splits[i < nTrain ? 'train' : 'val'];
-    const scene = renderSyntheticScene(new Rng(mixSeed(seed >>> 0, i)), W, H, maxPeople);
+    const scene = renderSyntheticScene(new Rng(mixSeed(seed >>> 0, i)), W, H, maxPeople, difficulty);
     const id = i + 1;
     const file = `${String(id).padStart(6, '0')}.png`;
     split.coco.images.push({ id, file_name: file, width: W, height: H });
@@ -629,9 +642,9 @@ export async function generateSynthetic(opts: SyntheticOptions): Promise<Synthet
   return { train: splits.train, val: splits.val, elapsedMs: Date.now() - t0 };
 }
 
-function emptyCoco(seed: number, split: string): CocoJson {
+function emptyCoco(seed: number, split: string, difficulty: number): CocoJson {
   return {
-    info: { description: 'rlepose synthetic keypoint benchmark', version: '1', split, seed },
+    info: { description: 'rlepose synthetic keypoint benchmark', version: '1', split, seed, difficulty },
     licenses: [], images: [], annotations: [], categories: cocoCategories(),
   };
 }
