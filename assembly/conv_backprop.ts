@@ -11,8 +11,9 @@
 //   A GEMM [KH·KW·Cin, N·OH·OW] x [N·OH·OW, Cout] done im2col-free: for each output row (n, oh) and
 //   filter row kh the im2col block is a strided view of one input row, A(m, ow) = xRow[ow*sw*Cin + m]
 //   with m = kw*Cin + ci when dw == 1 (all kw in one GEMM over the ow range valid for every kw; the
-//   few border columns per kw). 6x8 register tiles run over a block of output rows (L1-sized) before
-//   C, the dW slab of kh, is written back. (Packing dy into 8-column panels measured 9% slower.)
+//   few border columns per kw). 4x8 register tiles run over a block of output rows (L1-sized), or of
+//   whole images when the feature map is small, before C, the dW slab of kh, is written back.
+//   (Packing dy into 8-column panels measured 9% slower.)
 // depthwise filter gradient  dW[kh,kw,c,q] = Σ x[n,ih,iw,c] · dy[n,oh,ow,c*M+q]
 // depthwise input gradient   dx[n,ih,iw,c] = Σ_{kh,kw,q} dy[n,oh,ow,c*M+q] · w[kh,kw,c,q]
 //   Both work in the C·M "output channel" space, where the channel multiplier M disappears: x is
@@ -22,165 +23,85 @@
 //   when tap and column steps coincide (stride == dilation) a sliding window loads each value once.
 
 // ---- conv2d filter gradient: accumulating GEMM tiles, A strided, B and C row-major ----------------
-// The tiles walk `rows` output rows (A and B advance by aRow / bRow bytes per row) with C held in
-// registers, so C is loaded and stored once per block of rows rather than once per row.
+// The tiles walk `imgs` images of `rows` output rows of K columns (A and B advance by aImg / bImg,
+// aRow / bRow, skB / ldbB bytes) with C held in registers, so C is loaded and stored once per block.
 
-// C[6 x 8] += A(6 x K) · B[K x 8]: 12 accumulators + 2 B vectors + 1 broadcast.
-@inline function acc6x8(A: usize, skB: usize, aRow: usize, B: usize, ldbB: usize, bRow: usize,
-                        C: usize, ldcB: usize, K: i32, rows: i32): void {
-  const r1 = C + ldcB, r2 = r1 + ldcB, r3 = r2 + ldcB, r4 = r3 + ldcB, r5 = r4 + ldcB;
-  let c00 = v128.load(C), c01 = v128.load(C, 16), c10 = v128.load(r1), c11 = v128.load(r1, 16);
-  let c20 = v128.load(r2), c21 = v128.load(r2, 16), c30 = v128.load(r3), c31 = v128.load(r3, 16);
-  let c40 = v128.load(r4), c41 = v128.load(r4, 16), c50 = v128.load(r5), c51 = v128.load(r5, 16);
-  let ra = A, rb = B;
-  const sk2 = skB * 2, ldb2 = ldbB * 2;
-  for (let r = 0; r < rows; r++) {
-    let pa = ra, pb = rb;
-    let k = 0;
-    // Two k per iteration: half the loop bookkeeping per multiply-add.
-    for (; k + 2 <= K; k += 2) {
-      let b0 = v128.load(pb), b1 = v128.load(pb, 16);
-      let a = v128.load32_splat(pa);
-      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 4);
-      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 8);
-      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 12);
-      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 16);
-      c40 = f32x4.add(c40, f32x4.mul(a, b0)); c41 = f32x4.add(c41, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 20);
-      c50 = f32x4.add(c50, f32x4.mul(a, b0)); c51 = f32x4.add(c51, f32x4.mul(a, b1));
-      const qa = pa + skB, qb = pb + ldbB;
-      b0 = v128.load(qb); b1 = v128.load(qb, 16);
-      a = v128.load32_splat(qa);
-      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
-      a = v128.load32_splat(qa, 4);
-      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
-      a = v128.load32_splat(qa, 8);
-      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
-      a = v128.load32_splat(qa, 12);
-      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
-      a = v128.load32_splat(qa, 16);
-      c40 = f32x4.add(c40, f32x4.mul(a, b0)); c41 = f32x4.add(c41, f32x4.mul(a, b1));
-      a = v128.load32_splat(qa, 20);
-      c50 = f32x4.add(c50, f32x4.mul(a, b0)); c51 = f32x4.add(c51, f32x4.mul(a, b1));
-      pa += sk2; pb += ldb2;
-    }
-    if (k < K) {
-      const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-      let a = v128.load32_splat(pa);
-      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 4);
-      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 8);
-      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 12);
-      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 16);
-      c40 = f32x4.add(c40, f32x4.mul(a, b0)); c41 = f32x4.add(c41, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 20);
-      c50 = f32x4.add(c50, f32x4.mul(a, b0)); c51 = f32x4.add(c51, f32x4.mul(a, b1));
-    }
-    ra += aRow; rb += bRow;
-  }
-  v128.store(C, c00); v128.store(C, c01, 16); v128.store(r1, c10); v128.store(r1, c11, 16);
-  v128.store(r2, c20); v128.store(r2, c21, 16); v128.store(r3, c30); v128.store(r3, c31, 16);
-  v128.store(r4, c40); v128.store(r4, c41, 16); v128.store(r5, c50); v128.store(r5, c51, 16);
-}
-
-@inline function acc4x8(A: usize, skB: usize, aRow: usize, B: usize, ldbB: usize, bRow: usize,
-                        C: usize, ldcB: usize, K: i32, rows: i32): void {
+// C[MR x 8] += A(MR x K) · B[K x 8], MR <= 4: 2·MR accumulators, 2 B vectors, MR broadcasts and a
+// product temporary. V8 issues a step's loads before its arithmetic and allocates 15 xmm registers on
+// x64 (no FMA in WASM SIMD), so 4x8 (8 + 2 + 4 + 1) is the largest tile that runs without spilling;
+// the former 6x8 tile (12 + 2 + 6 + 1) moved about 15 xmm values to and from the stack per step
+// (node --print-wasm-code). One step per iteration: the loop test, with every accumulator live on its
+// exit, keeps V8 from issuing the next step's loads first, also in the copies of V8's own unrolling
+// (unrolled by 4 with exit tests between the steps, as in conv_input.ts, measured the same).
+@inline function accTile(MR: i32, A: usize, skB: usize, aRow: usize, aImg: usize, B: usize, ldbB: usize, bRow: usize,
+                         bImg: usize, C: usize, ldcB: usize, K: i32, rows: i32, imgs: i32): void {
+  const z = f32x4.splat(0);
   const r1 = C + ldcB, r2 = r1 + ldcB, r3 = r2 + ldcB;
-  let c00 = v128.load(C), c01 = v128.load(C, 16), c10 = v128.load(r1), c11 = v128.load(r1, 16);
-  let c20 = v128.load(r2), c21 = v128.load(r2, 16), c30 = v128.load(r3), c31 = v128.load(r3, 16);
-  let ra = A, rb = B;
-  for (let r = 0; r < rows; r++) {
+  let c00 = v128.load(C), c01 = v128.load(C, 16), c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+  if (MR > 1) { c10 = v128.load(r1); c11 = v128.load(r1, 16); }
+  if (MR > 2) { c20 = v128.load(r2); c21 = v128.load(r2, 16); }
+  if (MR > 3) { c30 = v128.load(r3); c31 = v128.load(r3, 16); }
+  let ia = A, ib = B, ra = A, rb = B, r = 0, i = 0;
+  for (;;) {
     let pa = ra, pb = rb;
     for (let k = 0; k < K; k++) {
       const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-      let a = v128.load32_splat(pa);
-      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 4);
-      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 8);
-      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 12);
-      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+      let x = v128.load32_splat(pa);
+      c00 = f32x4.add(c00, f32x4.mul(x, b0)); c01 = f32x4.add(c01, f32x4.mul(x, b1));
+      if (MR > 1) { x = v128.load32_splat(pa, 4); c10 = f32x4.add(c10, f32x4.mul(x, b0)); c11 = f32x4.add(c11, f32x4.mul(x, b1)); }
+      if (MR > 2) { x = v128.load32_splat(pa, 8); c20 = f32x4.add(c20, f32x4.mul(x, b0)); c21 = f32x4.add(c21, f32x4.mul(x, b1)); }
+      if (MR > 3) { x = v128.load32_splat(pa, 12); c30 = f32x4.add(c30, f32x4.mul(x, b0)); c31 = f32x4.add(c31, f32x4.mul(x, b1)); }
       pa += skB; pb += ldbB;
     }
     ra += aRow; rb += bRow;
-  }
-  v128.store(C, c00); v128.store(C, c01, 16); v128.store(r1, c10); v128.store(r1, c11, 16);
-  v128.store(r2, c20); v128.store(r2, c21, 16); v128.store(r3, c30); v128.store(r3, c31, 16);
-}
-
-@inline function acc2x8(A: usize, skB: usize, aRow: usize, B: usize, ldbB: usize, bRow: usize,
-                        C: usize, ldcB: usize, K: i32, rows: i32): void {
-  const r1 = C + ldcB;
-  let c00 = v128.load(C), c01 = v128.load(C, 16), c10 = v128.load(r1), c11 = v128.load(r1, 16);
-  let ra = A, rb = B;
-  for (let r = 0; r < rows; r++) {
-    let pa = ra, pb = rb;
-    for (let k = 0; k < K; k++) {
-      const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-      let a = v128.load32_splat(pa);
-      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 4);
-      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
-      pa += skB; pb += ldbB;
+    if (++r == rows) {
+      if (++i == imgs) break;
+      r = 0; ia += aImg; ib += bImg; ra = ia; rb = ib;
     }
-    ra += aRow; rb += bRow;
   }
-  v128.store(C, c00); v128.store(C, c01, 16); v128.store(r1, c10); v128.store(r1, c11, 16);
-}
-
-@inline function acc1x8(A: usize, skB: usize, aRow: usize, B: usize, ldbB: usize, bRow: usize,
-                        C: usize, K: i32, rows: i32): void {
-  let c0 = v128.load(C), c1 = v128.load(C, 16);
-  let ra = A, rb = B;
-  for (let r = 0; r < rows; r++) {
-    let pa = ra, pb = rb;
-    for (let k = 0; k < K; k++) {
-      const a = v128.load32_splat(pa);
-      c0 = f32x4.add(c0, f32x4.mul(a, v128.load(pb)));
-      c1 = f32x4.add(c1, f32x4.mul(a, v128.load(pb, 16)));
-      pa += skB; pb += ldbB;
-    }
-    ra += aRow; rb += bRow;
-  }
-  v128.store(C, c0); v128.store(C, c1, 16);
+  v128.store(C, c00); v128.store(C, c01, 16);
+  if (MR > 1) { v128.store(r1, c10); v128.store(r1, c11, 16); }
+  if (MR > 2) { v128.store(r2, c20); v128.store(r2, c21, 16); }
+  if (MR > 3) { v128.store(r3, c30); v128.store(r3, c31, 16); }
 }
 
 /**
- * C[M x Nc] += Σ_r A_r(M x K) · B_r[K x Nc] over `rows` blocks, A_r(m, k) = A[r*aRow + m + k*sk]
- * (rows of A adjacent), B_r = B + r*bRow (floats), Nc % 8 == 0.
+ * C[M x Nc] += Σ_{i,r} A_ir(M x K) · B_ir[K x Nc] over `imgs` x `rows` blocks,
+ * A_ir(m, k) = A[i*aImg + r*aRow + m + k*sk] (rows of A adjacent), B_ir = B + i*bImg + r*bRow (floats),
+ * Nc % 8 == 0.
  */
-function gemmAccRowsF32x4(A: usize, sk: i32, aRow: i32, B: usize, ldb: i32, bRow: i32, C: usize, ldc: i32,
-                          M: i32, Nc: i32, K: i32, rows: i32): void {
-  if (K <= 0 || rows <= 0) return;
-  const skB = (<usize>sk) << 2, ldbB = (<usize>ldb) << 2, ldcB = (<usize>ldc) << 2;
-  const aRowB = (<usize>aRow) << 2, bRowB = (<usize>bRow) << 2;
+function gemmAccRowsF32x4(A: usize, sk: i32, aRow: i32, aImg: i32, B: usize, ldb: i32, bRow: i32, bImg: i32,
+                          C: usize, ldc: i32, M: i32, Nc: i32, K: i32, rows: i32, imgs: i32): void {
+  if (K <= 0 || rows <= 0 || imgs <= 0) return;
+  const ldcB = (<usize>ldc) << 2;
+  let aRowB = (<usize>aRow) << 2, bRowB = (<usize>bRow) << 2;
+  let aImgB = (<usize>aImg) << 2, bImgB = (<usize>bImg) << 2;
+  let skB = (<usize>sk) << 2, ldbB = (<usize>ldb) << 2;
+  // The three sums (images, rows, columns) commute: the longest runs innermost, as the tile's k loop
+  // (small feature maps have rows of 1-4 columns but more rows and images; measured 1.3x on 8x6 and
+  // 4x3 maps).
+  if (rows > K) {
+    let t = K; K = rows; rows = t;
+    let u = skB; skB = aRowB; aRowB = u; u = ldbB; ldbB = bRowB; bRowB = u;
+  }
+  if (imgs > K) {
+    let t = K; K = imgs; imgs = t;
+    let u = skB; skB = aImgB; aImgB = u; u = ldbB; ldbB = bImgB; bImgB = u;
+  }
   const NcB = (<usize>Nc) << 2;
   let m = 0;
-  for (; m + 6 <= M; m += 6) {
+  for (; m + 4 <= M; m += 4) {
     const a = A + (<usize>m << 2), c = C + <usize>m * ldcB;
-    for (let jb: usize = 0; jb < NcB; jb += 32) acc6x8(a, skB, aRowB, B + jb, ldbB, bRowB, c + jb, ldcB, K, rows);
-  }
-  if (m + 4 <= M) {
-    const a = A + (<usize>m << 2), c = C + <usize>m * ldcB;
-    for (let jb: usize = 0; jb < NcB; jb += 32) acc4x8(a, skB, aRowB, B + jb, ldbB, bRowB, c + jb, ldcB, K, rows);
-    m += 4;
-  }
-  if (m + 2 <= M) {
-    const a = A + (<usize>m << 2), c = C + <usize>m * ldcB;
-    for (let jb: usize = 0; jb < NcB; jb += 32) acc2x8(a, skB, aRowB, B + jb, ldbB, bRowB, c + jb, ldcB, K, rows);
-    m += 2;
+    for (let jb: usize = 0; jb < NcB; jb += 32) accTile(4, a, skB, aRowB, aImgB, B + jb, ldbB, bRowB, bImgB, c + jb, ldcB, K, rows, imgs);
   }
   if (m < M) {
+    const mr = M - m;
     const a = A + (<usize>m << 2), c = C + <usize>m * ldcB;
-    for (let jb: usize = 0; jb < NcB; jb += 32) acc1x8(a, skB, aRowB, B + jb, ldbB, bRowB, c + jb, K, rows);
+    for (let jb: usize = 0; jb < NcB; jb += 32) {
+      if (mr == 3) accTile(3, a, skB, aRowB, aImgB, B + jb, ldbB, bRowB, bImgB, c + jb, ldcB, K, rows, imgs);
+      else if (mr == 2) accTile(2, a, skB, aRowB, aImgB, B + jb, ldbB, bRowB, bImgB, c + jb, ldcB, K, rows, imgs);
+      else accTile(1, a, skB, aRowB, aImgB, B + jb, ldbB, bRowB, bImgB, c + jb, ldcB, K, rows, imgs);
+    }
   }
 }
 
@@ -196,9 +117,15 @@ function gemmAccRowsF32x4(A: usize, sk: i32, aRow: i32, B: usize, ldb: i32, bRow
   return hi < OW ? hi : OW;
 }
 
-// Bytes of input and dy rows one GEMM block of output rows may span (measured: 48 KiB, the L1 size
-// of the machine we tuned on, to 400 KiB all within noise; below 24 KiB the C tile reloads show).
+// Bytes of input and dy rows one GEMM block of output rows may span (48 KiB, the L1 size of the
+// machine we tuned on; with the 4x8 tile 24 KiB measured the same, 96 KiB 0.95x, 256 KiB 0.85-0.9x).
 const ROW_BLOCK_BYTES: i32 = 48 << 10;
+// Small feature maps: images per block while their rows fit this many bytes, at most IMG_BLOCK_MAX
+// (measured on the trunk's 8x6 and 4x3 maps: 48 KiB 46-48 GFLOP/s, 128 KiB 50-64, 256 KiB 45-66).
+// The cap: with the images innermost, A and B lines one image apart often fall into the same L1 set
+// (a 4x3x256 image is 12 KiB), and 21 images at once ran at 0.65x of 5.
+const IMG_BLOCK_BYTES: i32 = 128 << 10;
+const IMG_BLOCK_MAX: i32 = 5;
 // Depthwise: bytes of 64-byte pixel lines one block of rows may span (16 KiB and less measurably slower).
 const DW_ROW_BLOCK_BYTES: i32 = 64 << 10;
 
@@ -223,13 +150,23 @@ export function conv2dBackpropFilterF32x4(x: usize, dy: usize, dW: usize,
   const loAll = colLo(-pl, sw, OW);
   const hiAll = colHi((KW - 1) * dw - pl, sw, W, OW);
   const merged = dw == 1 && hiAll > loAll;
-  for (let n = 0; n < N; n++) {
+  const rowB = (xRowF + dyRowF) << 2, xImgF = H * xRowF, dyImgF = OH * dyRowF;
+  // Images per block: as many as fit the budget with all their rows (small feature maps: C is then
+  // loaded and stored once per block of images, not once per image and filter row).
+  let IB = 1;
+  if (OH * rowB <= IMG_BLOCK_BYTES) {
+    IB = IMG_BLOCK_BYTES / (OH * rowB);
+    if (IB > IMG_BLOCK_MAX) IB = IMG_BLOCK_MAX;
+    if (IB > N) IB = N;
+  }
+  for (let n = 0; n < N; n += IB) {
+    const imgs = N - n < IB ? N - n : IB;
     for (let kh = 0; kh < KH; kh++) {
       // Output rows whose input row ih = oh*sh - pt + kh*dh is inside [0, H).
       const off = kh * dh - pt;
       const ohLo = colLo(off, sh, OH), ohHi = colHi(off, sh, H, OH);
       const slab = dW + ((<usize>kh * slabF) << 2);
-      const RB = rowBlock((xRowF + dyRowF) << 2, ohHi - ohLo);
+      const RB = imgs > 1 ? ohHi - ohLo : rowBlock(rowB, ohHi - ohLo);
       for (let ob = ohLo; ob < ohHi; ob += RB) {
         const rows = ohHi - ob < RB ? ohHi - ob : RB;
         const ih = ob * sh + off;
@@ -237,8 +174,8 @@ export function conv2dBackpropFilterF32x4(x: usize, dy: usize, dW: usize,
         const dyRow = dy + ((<usize>(n * OH + ob) * dyRowF) << 2);
         if (merged) {
           // One GEMM with M = KW*Cin: A(kw*Cin + ci, ow) = xRow[(ow*sw - pl)*Cin + kw*Cin + ci].
-          gemmAccRowsF32x4(x + ((<usize>(xRow + (loAll * sw - pl) * Cin)) << 2), skA, aRow,
-            dyRow + ((<usize>loAll * Cout) << 2), Cout, dyRowF, slab, Cout, KW * Cin, Cout, hiAll - loAll, rows);
+          gemmAccRowsF32x4(x + ((<usize>(xRow + (loAll * sw - pl) * Cin)) << 2), skA, aRow, xImgF,
+            dyRow + ((<usize>loAll * Cout) << 2), Cout, dyRowF, dyImgF, slab, Cout, KW * Cin, Cout, hiAll - loAll, rows, imgs);
         }
         for (let kw = 0; kw < KW; kw++) {
           const o = kw * dw - pl;
@@ -247,14 +184,14 @@ export function conv2dBackpropFilterF32x4(x: usize, dy: usize, dW: usize,
           if (merged) {
             // Border columns this kw sees outside the merged range.
             const e1 = hi < loAll ? hi : loAll;
-            if (e1 > lo) gemmAccRowsF32x4(x + ((<usize>(xRow + (lo * sw + o) * Cin)) << 2), skA, aRow,
-              dyRow + ((<usize>lo * Cout) << 2), Cout, dyRowF, c, Cout, Cin, Cout, e1 - lo, rows);
+            if (e1 > lo) gemmAccRowsF32x4(x + ((<usize>(xRow + (lo * sw + o) * Cin)) << 2), skA, aRow, xImgF,
+              dyRow + ((<usize>lo * Cout) << 2), Cout, dyRowF, dyImgF, c, Cout, Cin, Cout, e1 - lo, rows, imgs);
             const s2 = lo > hiAll ? lo : hiAll;
-            if (hi > s2) gemmAccRowsF32x4(x + ((<usize>(xRow + (s2 * sw + o) * Cin)) << 2), skA, aRow,
-              dyRow + ((<usize>s2 * Cout) << 2), Cout, dyRowF, c, Cout, Cin, Cout, hi - s2, rows);
+            if (hi > s2) gemmAccRowsF32x4(x + ((<usize>(xRow + (s2 * sw + o) * Cin)) << 2), skA, aRow, xImgF,
+              dyRow + ((<usize>s2 * Cout) << 2), Cout, dyRowF, dyImgF, c, Cout, Cin, Cout, hi - s2, rows, imgs);
           } else if (hi > lo) {
-            gemmAccRowsF32x4(x + ((<usize>(xRow + (lo * sw + o) * Cin)) << 2), skA, aRow,
-              dyRow + ((<usize>lo * Cout) << 2), Cout, dyRowF, c, Cout, Cin, Cout, hi - lo, rows);
+            gemmAccRowsF32x4(x + ((<usize>(xRow + (lo * sw + o) * Cin)) << 2), skA, aRow, xImgF,
+              dyRow + ((<usize>lo * Cout) << 2), Cout, dyRowF, dyImgF, c, Cout, Cin, Cout, hi - lo, rows, imgs);
           }
         }
       }
@@ -342,12 +279,17 @@ export function restrideRowsF32(buf: usize, rows: i32, fromLd: i32, toLd: i32, c
       s00 = f32x4.add(s00, f32x4.mul(v128.load(px), d));
       if (T > 1) s01 = f32x4.add(s01, f32x4.mul(v128.load(px + xTap), d));
       if (T > 2) s02 = f32x4.add(s02, f32x4.mul(v128.load(px + t2), d));
+      // 3x3: these tests never fire (lo <= ow < hi) but end the block with every accumulator live, so
+      // V8 cannot issue the x loads of all three filter rows first (9 + 1 + 9 registers spilled 2
+      // accumulators). Two different conditions: V8 drops a test that repeats a dominating one.
+      if (R * T > 6 && ow > hi) break;
       if (R > 1) {
         const q = px + xKh;
         s10 = f32x4.add(s10, f32x4.mul(v128.load(q), d));
         if (T > 1) s11 = f32x4.add(s11, f32x4.mul(v128.load(q + xTap), d));
         if (T > 2) s12 = f32x4.add(s12, f32x4.mul(v128.load(q + t2), d));
       }
+      if (R * T > 6 && ow < lo) break;
       if (R > 2) {
         const q = px + k2;
         s20 = f32x4.add(s20, f32x4.mul(v128.load(q), d));
@@ -407,41 +349,48 @@ export function restrideRowsF32(buf: usize, rows: i32, fromLd: i32, toLd: i32, c
       if (R > 2) { x = v128.load(px + k2); s20 = f32x4.add(s20, f32x4.mul(x, d0)); s21 = f32x4.add(s21, f32x4.mul(x, d1)); }
       px += xOw; pd += dyOw;
       let i = lo + 2;
-      // Two columns per iteration, so the dy rotation is renaming rather than moves.
-      for (; i + 2 <= hi; i += 2) {
-        const e0 = v128.load(pd), f0 = v128.load(pd + dyOw);
-        x = v128.load(px);
-        s00 = f32x4.add(s00, f32x4.mul(x, e0)); s01 = f32x4.add(s01, f32x4.mul(x, d0)); s02 = f32x4.add(s02, f32x4.mul(x, d1));
-        let y = v128.load(px + xOw);
-        s00 = f32x4.add(s00, f32x4.mul(y, f0)); s01 = f32x4.add(s01, f32x4.mul(y, e0)); s02 = f32x4.add(s02, f32x4.mul(y, d0));
-        if (R > 1) {
+      if (R > 1 && i < hi) {
+        // Six or nine accumulators, three dy and the x loads of a column: V8 issues all of a basic
+        // block's loads before its arithmetic, and with the loads of every filter row in one block this
+        // exceeded the 15 xmm registers it allocates on x64 (4 accumulators spilled at R = 3). A loop
+        // exit after each filter row, with every accumulator live on it, makes each row its own block:
+        // at most 9 + 4 + 1 + 1 registers. The tests `i > hi`, `i < lo` never fire (they only end
+        // blocks; two different ones, as V8 drops a test that repeats a dominating one).
+        let e = d0;
+        for (;;) {
+          e = v128.load(pd);
+          x = v128.load(px);
+          s00 = f32x4.add(s00, f32x4.mul(x, e)); s01 = f32x4.add(s01, f32x4.mul(x, d0)); s02 = f32x4.add(s02, f32x4.mul(x, d1));
+          const last = ++i == hi;
+          if (i > hi) break;
           x = v128.load(px + xKh);
-          s10 = f32x4.add(s10, f32x4.mul(x, e0)); s11 = f32x4.add(s11, f32x4.mul(x, d0)); s12 = f32x4.add(s12, f32x4.mul(x, d1));
-          y = v128.load(px + xKh + xOw);
-          s10 = f32x4.add(s10, f32x4.mul(y, f0)); s11 = f32x4.add(s11, f32x4.mul(y, e0)); s12 = f32x4.add(s12, f32x4.mul(y, d0));
+          s10 = f32x4.add(s10, f32x4.mul(x, e)); s11 = f32x4.add(s11, f32x4.mul(x, d0)); s12 = f32x4.add(s12, f32x4.mul(x, d1));
+          if (R > 2) {
+            if (i < lo) break;
+            x = v128.load(px + k2);
+            s20 = f32x4.add(s20, f32x4.mul(x, e)); s21 = f32x4.add(s21, f32x4.mul(x, d0)); s22 = f32x4.add(s22, f32x4.mul(x, d1));
+          }
+          d1 = d0; d0 = e;
+          px += xOw; pd += dyOw;
+          if (last) break;
         }
-        if (R > 2) {
-          x = v128.load(px + k2);
-          s20 = f32x4.add(s20, f32x4.mul(x, e0)); s21 = f32x4.add(s21, f32x4.mul(x, d0)); s22 = f32x4.add(s22, f32x4.mul(x, d1));
-          y = v128.load(px + k2 + xOw);
-          s20 = f32x4.add(s20, f32x4.mul(y, f0)); s21 = f32x4.add(s21, f32x4.mul(y, e0)); s22 = f32x4.add(s22, f32x4.mul(y, d0));
+      } else if (R == 1) {
+        // One filter row: two columns per iteration, so the dy rotation is renaming rather than moves.
+        for (; i + 2 <= hi; i += 2) {
+          const e0 = v128.load(pd), f0 = v128.load(pd + dyOw);
+          x = v128.load(px);
+          s00 = f32x4.add(s00, f32x4.mul(x, e0)); s01 = f32x4.add(s01, f32x4.mul(x, d0)); s02 = f32x4.add(s02, f32x4.mul(x, d1));
+          let y = v128.load(px + xOw);
+          s00 = f32x4.add(s00, f32x4.mul(y, f0)); s01 = f32x4.add(s01, f32x4.mul(y, e0)); s02 = f32x4.add(s02, f32x4.mul(y, d0));
+          d1 = e0; d0 = f0;
+          px += xOw * 2; pd += dyOw * 2;
         }
-        d1 = e0; d0 = f0;
-        px += xOw * 2; pd += dyOw * 2;
-      }
-      if (i < hi) {
-        d2 = d1; d1 = d0; d0 = v128.load(pd);
-        x = v128.load(px);
-        s00 = f32x4.add(s00, f32x4.mul(x, d0)); s01 = f32x4.add(s01, f32x4.mul(x, d1)); s02 = f32x4.add(s02, f32x4.mul(x, d2));
-        if (R > 1) {
-          x = v128.load(px + xKh);
-          s10 = f32x4.add(s10, f32x4.mul(x, d0)); s11 = f32x4.add(s11, f32x4.mul(x, d1)); s12 = f32x4.add(s12, f32x4.mul(x, d2));
+        if (i < hi) {
+          d2 = d1; d1 = d0; d0 = v128.load(pd);
+          x = v128.load(px);
+          s00 = f32x4.add(s00, f32x4.mul(x, d0)); s01 = f32x4.add(s01, f32x4.mul(x, d1)); s02 = f32x4.add(s02, f32x4.mul(x, d2));
+          px += xOw; pd += dyOw;
         }
-        if (R > 2) {
-          x = v128.load(px + k2);
-          s20 = f32x4.add(s20, f32x4.mul(x, d0)); s21 = f32x4.add(s21, f32x4.mul(x, d1)); s22 = f32x4.add(s22, f32x4.mul(x, d2));
-        }
-        px += xOw; pd += dyOw;
       }
     }
     // i = hi: taps 1 (dy[hi-1]) and 2 (dy[hi-2], when L >= 2); i = hi + 1: tap 2 (dy[hi-1]).
@@ -482,11 +431,37 @@ export function restrideRowsF32(buf: usize, rows: i32, fromLd: i32, toLd: i32, c
   if (R > 2) { s20 = v128.load(a2); s21 = v128.load(a2 + accTap); s22 = v128.load(a2 + t2); }
   const k2 = xKh * 2;
   let rx = xp + <usize>lo * xOw, rd = dyp + <usize>lo * dyOw;
-  for (let r = 0; r < rows; r++) {
+  if (R > 2) {
+    // Nine accumulators, three carries, dy and the x loads: more than V8's 15 xmm registers however
+    // the loads are ordered (8 spill moves a column). Without the carries (one more load per filter
+    // row) and with a loop exit after each filter row (never firing: lo <= ow < hi; see fgBlock),
+    // each row is its own block of 9 + 1 + 3 + 1 registers.
+    for (let r = 0; r < rows; r++) {
+      let px = rx, pd = rd;
+      for (let ow = lo; ow < hi; ow++) {
+        const d = v128.load(pd);
+        s00 = f32x4.add(s00, f32x4.mul(v128.load(px), d));
+        s01 = f32x4.add(s01, f32x4.mul(v128.load(px + xTap), d));
+        s02 = f32x4.add(s02, f32x4.mul(v128.load(px + xOw), d));
+        if (ow > hi) break;
+        let q = px + xKh;
+        s10 = f32x4.add(s10, f32x4.mul(v128.load(q), d));
+        s11 = f32x4.add(s11, f32x4.mul(v128.load(q + xTap), d));
+        s12 = f32x4.add(s12, f32x4.mul(v128.load(q + xOw), d));
+        if (ow < lo) break;
+        q = px + k2;
+        s20 = f32x4.add(s20, f32x4.mul(v128.load(q), d));
+        s21 = f32x4.add(s21, f32x4.mul(v128.load(q + xTap), d));
+        s22 = f32x4.add(s22, f32x4.mul(v128.load(q + xOw), d));
+        px += xOw; pd += dyOw;
+      }
+      rx += xNext; rd += dyNext;
+    }
+  }
+  for (let r = 0; R < 3 && r < rows; r++) {
     let px = rx, pd = rd;
-    let c0 = v128.load(px), c1 = z, c2 = z;
+    let c0 = v128.load(px), c1 = z;
     if (R > 1) c1 = v128.load(px + xKh);
-    if (R > 2) c2 = v128.load(px + k2);
     for (let ow = lo; ow < hi; ow++) {
       const d = v128.load(pd);
       let x1 = v128.load(px + xTap), x2 = v128.load(px + xOw);
@@ -497,12 +472,6 @@ export function restrideRowsF32(buf: usize, rows: i32, fromLd: i32, toLd: i32, c
         x1 = v128.load(q + xTap); x2 = v128.load(q + xOw);
         s10 = f32x4.add(s10, f32x4.mul(c1, d)); s11 = f32x4.add(s11, f32x4.mul(x1, d)); s12 = f32x4.add(s12, f32x4.mul(x2, d));
         c1 = x2;
-      }
-      if (R > 2) {
-        const q = px + k2;
-        x1 = v128.load(q + xTap); x2 = v128.load(q + xOw);
-        s20 = f32x4.add(s20, f32x4.mul(c2, d)); s21 = f32x4.add(s21, f32x4.mul(x1, d)); s22 = f32x4.add(s22, f32x4.mul(x2, d));
-        c2 = x2;
       }
       px += xOw; pd += dyOw;
     }

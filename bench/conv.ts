@@ -5,6 +5,9 @@
 //
 //   node dist/bench/conv.js [--quick] [--only TEXT]        last line: JSON with every figure
 //
+// First part: our Conv2DBackpropFilter (every filter-gradient shape of the small RLE trunk, see below,
+// with the calls per training step summed) and the depthwise gradients, tfjs has none of these on 'wasm'.
+//
 // Second part: the kernels that REPLACE tfjs-wasm's own (registerWasmSpeedKernels) — Conv2DBackpropInput
 // on every input-gradient shape of the small RLE trunk (BasicBlock [32,64,128,256] x1, input
 // [32,128,96,3]; the stem's input gradient is never asked for: the image needs none), MaxPoolGrad of
@@ -31,12 +34,34 @@ import { convInputPlan } from '../src/backend/conv_input.js';
 type Shape4 = [number, number, number, number];
 type Op = 'Conv2DBackpropFilter' | 'DepthwiseConv2dNativeBackpropFilter' | 'DepthwiseConv2dNativeBackpropInput';
 
-interface Case { name: string; op: Op; x: Shape4; out: number; k: number; stride: number }
+type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
+const P1: Pad4 = [[0, 0], [1, 1], [1, 1], [0, 0]];
+const P3: Pad4 = [[0, 0], [3, 3], [3, 3], [0, 0]];
+
+interface Case {
+  name: string; op: Op; x: Shape4; out: number; k: number; stride: number;
+  /** Default 'same'. */
+  pad?: Pad4 | 'valid' | 'same';
+  /** For the trunk's shapes: how often one training step of the small trunk runs this shape. */
+  callsPerStep?: number;
+}
 
 const CASES: Case[] = [
   { name: 'conv dW [8,64,48,16]->32 3x3 s1 (tfjs-cpu: 16 s)', op: 'Conv2DBackpropFilter', x: [8, 64, 48, 16], out: 32, k: 3, stride: 1 },
   { name: 'conv dW [32,32,24,64]->64 3x3 s1', op: 'Conv2DBackpropFilter', x: [32, 32, 24, 64], out: 64, k: 3, stride: 1 },
   { name: 'conv dW [32,64,48,32]->64 3x3 s2', op: 'Conv2DBackpropFilter', x: [32, 64, 48, 32], out: 64, k: 3, stride: 2 },
+  // Filter gradients the small RLE trunk asks for (BasicBlock [32,64,128,256] x1, input [32,128,96,3]).
+  { name: 'dW stem 7x7/2 [32,128,96,3]->32', op: 'Conv2DBackpropFilter', x: [32, 128, 96, 3], out: 32, k: 7, stride: 2, pad: P3, callsPerStep: 1 },
+  { name: 'dW L1 conv1/2 3x3/1 [32,32,24,32]->32', op: 'Conv2DBackpropFilter', x: [32, 32, 24, 32], out: 32, k: 3, stride: 1, pad: P1, callsPerStep: 2 },
+  { name: 'dW L2 conv1 3x3/2 [32,32,24,32]->64', op: 'Conv2DBackpropFilter', x: [32, 32, 24, 32], out: 64, k: 3, stride: 2, pad: P1, callsPerStep: 1 },
+  { name: 'dW L2 conv2 3x3/1 [32,16,12,64]->64', op: 'Conv2DBackpropFilter', x: [32, 16, 12, 64], out: 64, k: 3, stride: 1, pad: P1, callsPerStep: 1 },
+  { name: 'dW L2 down 1x1/2 [32,32,24,32]->64', op: 'Conv2DBackpropFilter', x: [32, 32, 24, 32], out: 64, k: 1, stride: 2, pad: 'valid', callsPerStep: 1 },
+  { name: 'dW L3 conv1 3x3/2 [32,16,12,64]->128', op: 'Conv2DBackpropFilter', x: [32, 16, 12, 64], out: 128, k: 3, stride: 2, pad: P1, callsPerStep: 1 },
+  { name: 'dW L3 conv2 3x3/1 [32,8,6,128]->128', op: 'Conv2DBackpropFilter', x: [32, 8, 6, 128], out: 128, k: 3, stride: 1, pad: P1, callsPerStep: 1 },
+  { name: 'dW L3 down 1x1/2 [32,16,12,64]->128', op: 'Conv2DBackpropFilter', x: [32, 16, 12, 64], out: 128, k: 1, stride: 2, pad: 'valid', callsPerStep: 1 },
+  { name: 'dW L4 conv1 3x3/2 [32,8,6,128]->256', op: 'Conv2DBackpropFilter', x: [32, 8, 6, 128], out: 256, k: 3, stride: 2, pad: P1, callsPerStep: 1 },
+  { name: 'dW L4 conv2 3x3/1 [32,4,3,256]->256', op: 'Conv2DBackpropFilter', x: [32, 4, 3, 256], out: 256, k: 3, stride: 1, pad: P1, callsPerStep: 1 },
+  { name: 'dW L4 down 1x1/2 [32,8,6,128]->256', op: 'Conv2DBackpropFilter', x: [32, 8, 6, 128], out: 256, k: 1, stride: 2, pad: 'valid', callsPerStep: 1 },
   { name: 'dw dW [32,32,24,64] 3x3 s1', op: 'DepthwiseConv2dNativeBackpropFilter', x: [32, 32, 24, 64], out: 64, k: 3, stride: 1 },
   { name: 'dw dW [32,64,48,32] 3x3 s2', op: 'DepthwiseConv2dNativeBackpropFilter', x: [32, 64, 48, 32], out: 32, k: 3, stride: 2 },
   { name: 'dw dx [32,32,24,64] 3x3 s1', op: 'DepthwiseConv2dNativeBackpropInput', x: [32, 32, 24, 64], out: 64, k: 3, stride: 1 },
@@ -46,7 +71,7 @@ const CASES: Case[] = [
 interface Figure { meanMs: number; bestMs: number; gflops: number; gflopsBest: number; rme: number; samples: number }
 interface Row {
   name: string; op: Op; x: Shape4; outChannels: number; kernel: number; stride: number; gflop: number;
-  firstCallMs: number; ours: Figure; kernelOnly: Figure; xnnConv: Figure & { gflopPerCall: number };
+  callsPerStep: number; firstCallMs: number; ours: Figure; kernelOnly: Figure; xnnConv: Figure & { gflopPerCall: number };
   xnnDepthwise?: Figure; ratio: number; ratioBest: number; ratioVsDepthwise?: number;
 }
 
@@ -119,7 +144,8 @@ async function main(): Promise<void> {
     if (only && !c.name.includes(only)) continue;
     const depthwise = c.op !== 'Conv2DBackpropFilter';
     const filterShape: Shape4 = depthwise ? [c.k, c.k, c.x[3], c.out / c.x[3]] : [c.k, c.k, c.x[3], c.out];
-    const info = tf.backend_util.computeConv2DInfo(c.x, filterShape, c.stride, 1, 'same', undefined, depthwise);
+    const pad = c.pad ?? 'same';
+    const info = tf.backend_util.computeConv2DInfo(c.x, filterShape, c.stride, 1, pad, undefined, depthwise);
     const g = geometryFromConvInfo(info);
     const gflop = 2 * convMacs(g, depthwise) / 1e9;
     const x = tf.randomNormal(c.x, 0, 1, 'float32', 1);
@@ -127,7 +153,7 @@ async function main(): Promise<void> {
     const w = tf.randomNormal(filterShape, 0, 1, 'float32', 3);
     const wDense = tf.randomNormal([c.k, c.k, c.x[3], c.out], 0, 1, 'float32', 4);
     const gflopDense = 2 * convMacs({ ...g, outChannels: c.out }, false) / 1e9;
-    const attrs = { strides: c.stride, pad: 'same', dilations: 1, dataFormat: 'NHWC' } as const;
+    const attrs = { strides: c.stride, pad, dilations: 1, dataFormat: 'NHWC' } as const;
     const ours = (): void => tf.tidy(() => {
       if (c.op === 'DepthwiseConv2dNativeBackpropInput') {
         tf.engine().runKernel(c.op, { dy, filter: w }, { ...attrs, inputShape: c.x } as unknown as tf.NamedAttrMap);
@@ -143,14 +169,15 @@ async function main(): Promise<void> {
     const fns: Record<string, () => void> = {
       'ours': ours,
       'ours kernel only': ko.fn,
-      'xnn conv2d fwd': () => tf.tidy(() => { tf.conv2d(x as tf.Tensor4D, wDense as tf.Tensor4D, c.stride, 'same'); }),
+      'xnn conv2d fwd': () => tf.tidy(() => { tf.conv2d(x as tf.Tensor4D, wDense as tf.Tensor4D, c.stride, pad); }),
     };
-    if (depthwise) fns['xnn depthwise fwd'] = () => tf.tidy(() => { tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, 'same'); });
+    if (depthwise) fns['xnn depthwise fwd'] = () => tf.tidy(() => { tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, pad); });
     const b = runSuite(c.name, fns);
     ko.free();
     const xnnConv = { ...figure(b['xnn conv2d fwd'], gflopDense), gflopPerCall: gflopDense };
     const row: Row = {
-      name: c.name, op: c.op, x: c.x, outChannels: c.out, kernel: c.k, stride: c.stride, gflop, firstCallMs,
+      name: c.name, op: c.op, x: c.x, outChannels: c.out, kernel: c.k, stride: c.stride, gflop,
+      callsPerStep: c.callsPerStep ?? 0, firstCallMs,
       ours: figure(b['ours'], gflop), kernelOnly: figure(b['ours kernel only'], gflop), xnnConv,
       ratio: 0, ratioBest: 0,
     };
@@ -173,6 +200,13 @@ async function main(): Promise<void> {
     console.log(`| ${r.name} | ${r.ours.meanMs.toFixed(2)} | ${f1(r.ours.gflops)} | ${f1(r.kernelOnly.gflops)} | ` +
       `${f1(r.xnnConv.gflops)} | ${r.ratio.toFixed(2)} | ${r.ratioBest.toFixed(2)} | ` +
       `${r.xnnDepthwise ? f1(r.xnnDepthwise.gflops) : '-'} | ${r.firstCallMs.toFixed(1)} |`);
+  }
+  const trunkDw = rows.filter((r) => r.callsPerStep > 0);
+  if (trunkDw.length) {
+    const sum = (f: (r: Row) => number): number => trunkDw.reduce((a, r) => a + f(r) * r.callsPerStep, 0);
+    console.log(`trunk Conv2DBackpropFilter per training step (${sum(() => 1)} calls): ours ${sum((r) => r.ours.meanMs).toFixed(1)} ms ` +
+      `(kernel only ${sum((r) => r.kernelOnly.meanMs).toFixed(1)} ms), XNNPACK forward of the same convolutions ` +
+      `${sum((r) => r.xnnConv.meanMs).toFixed(1)} ms`);
   }
   console.log('\nKernels replacing tfjs-wasm\'s own (registerWasmSpeedKernels): ours end to end (heap copies included) ' +
     'vs the replaced tfjs-wasm kernel vs XNNPACK\'s forward op of equal multiply-adds (for pools: the forward pool).');
@@ -197,9 +231,6 @@ async function main(): Promise<void> {
 }
 
 // ---- kernels replacing tfjs-wasm's own -----------------------------------------------------------------
-
-type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
-const P1: Pad4 = [[0, 0], [1, 1], [1, 1], [0, 0]];
 
 interface OverrideCase {
   name: string; op: WasmSpeedKernelName; x: Shape4; out: number; k: number; stride: number; pad: Pad4 | 'valid' | number;

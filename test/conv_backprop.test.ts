@@ -167,18 +167,28 @@ describe('conv2d filter gradient (Conv2DBackpropFilter)', () => {
     }
   });
 
-  it('SIMD matches the scalar twin on shapes that hit every GEMM tile (rows 6/4/2/1, merged and border columns)', () => {
+  it('SIMD matches the scalar twin on shapes that hit every GEMM tile (rows 4/3/2/1, merged and border columns, image blocks)', () => {
     const shapes: [Shape4, Shape4, number, Pad][] = [
-      [[2, 9, 11, 7], [3, 3, 7, 24], 1, 'same'],      // M = 21 = 6*3 + 2 + 1
-      [[1, 12, 10, 5], [3, 5, 5, 16], 2, 'same'],     // M = 25 = 6*4 + 1
-      [[3, 7, 7, 9], [2, 2, 9, 8], 1, 'valid'],       // M = 18
+      [[2, 9, 11, 7], [3, 3, 7, 24], 1, 'same'],      // M = 21 = 4*5 + 1
+      [[1, 12, 10, 5], [3, 5, 5, 16], 2, 'same'],     // M = 25 = 4*6 + 1
+      [[3, 7, 7, 9], [2, 2, 9, 8], 1, 'valid'],       // M = 18 = 4*4 + 2
+      [[2, 5, 8, 5], [1, 3, 5, 8], 1, 'same'],        // M = 15 = 4*3 + 3
       [[2, 6, 9, 3], [3, 3, 3, 13], 2, [[0, 0], [2, 0], [1, 2], [0, 0]]], // Cout padded 13 -> 16
       [[1, 5, 4, 32], [1, 1, 32, 40], 1, 'valid'],    // 1x1
+      [[2, 21, 17, 3], [7, 7, 3, 32], 2, [[0, 0], [3, 3], [3, 3], [0, 0]]], // the stem: M = 21, strided A
+      // Small feature maps: several images per block (5, 5, 2), rows of 1-2 columns, so the tile's
+      // loops are reordered (images or rows innermost).
+      [[12, 4, 3, 16], [3, 3, 16, 16], 1, 'same'],
+      [[11, 3, 2, 8], [3, 3, 8, 24], 2, 'same'],
+      [[7, 8, 6, 12], [3, 3, 12, 8], 2, [[0, 0], [1, 1], [1, 1], [0, 0]]],
     ];
     shapes.forEach(([xs, fs, s, pad], i) => {
       const c: Case = { x: xs, filter: fs, strides: [s, s], dilations: [1, 1], pad, depthwise: false };
-      const { x, dy, g } = inputsFor(c, 300 + i);
-      close(conv2dBackpropFilter(x, dy, g), conv2dBackpropFilter(x, dy, g, { simd: false }), describeCase(c), 1e-5);
+      const { x, dy, w, g } = inputsFor(c, 300 + i);
+      const scalar = conv2dBackpropFilter(x, dy, g, { simd: false });
+      close(conv2dBackpropFilter(x, dy, g), scalar, describeCase(c), 1e-5);
+      close(conv2dBackpropFilter(x, dy, g, { chunkBytes: 1 }), scalar, `one image per call ${describeCase(c)}`, 1e-5);
+      close(scalar, oracle(c, x, dy, w).dW, `scalar vs cpu ${describeCase(c)}`);
     });
   });
 });
@@ -226,6 +236,12 @@ describe('depthwise gradients (DepthwiseConv2dNativeBackpropFilter / BackpropInp
       [[2, 7, 11, 12], [3, 3, 12, 1], [2, 2], [1, 1], 'valid'],
       [[1, 9, 12, 4], [5, 3, 4, 2], [2, 2], [1, 1], [[0, 0], [2, 1], [2, 1], [0, 0]]],
       [[1, 6, 3, 8], [3, 3, 8, 1], [1, 2], [1, 1], 'same'],
+      // Three filter rows in one block, 3 to 7 interior columns (per-row blocks of the sliding and
+      // stride-2 paths, the generic 3x3 block when dilation and stride differ).
+      [[2, 7, 5, 8], [3, 3, 8, 1], [1, 1], [1, 1], 'same'],
+      [[1, 6, 9, 4], [3, 3, 4, 1], [1, 1], [1, 1], 'same'],
+      [[2, 9, 11, 8], [3, 3, 8, 1], [2, 2], [1, 1], 'valid'],
+      [[1, 11, 12, 4], [3, 3, 4, 1], [1, 1], [2, 2], 'same'],
     ];
     shapes.forEach(([xs, fs, st, dil, pad], i) => {
       const c: Case = { x: xs, filter: fs, strides: st, dilations: dil, pad, depthwise: true };
