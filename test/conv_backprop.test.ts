@@ -15,6 +15,7 @@ import {
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../src/backend/wasm_kernels.js';
 
 import { rng, int, randn } from './helpers/random.js';
+import { onWasm } from './helpers/tfjs.js';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -114,19 +115,6 @@ function inputsFor(c: Case, seed: number): { x: Float32Array; dy: Float32Array; 
 }
 
 /** Runs a tfjs kernel on backend 'wasm' (ours after registration) and returns its values. */
-function onWasm(kernel: string, inputs: Record<string, { v: Float32Array; s: readonly number[] }>, attrs: object): Float32Array {
-  const prev = tf.getBackend();
-  tf.setBackend('wasm');
-  try {
-    return tf.tidy(() => {
-      const ins: Record<string, tf.Tensor> = {};
-      for (const [k, { v, s }] of Object.entries(inputs)) ins[k] = tf.tensor(v, s as number[]);
-      return (tf.engine().runKernel(kernel, ins, attrs as tf.NamedAttrMap) as tf.Tensor).dataSync() as Float32Array;
-    });
-  } finally {
-    tf.setBackend(prev);
-  }
-}
 
 before(async () => {
   await ready();

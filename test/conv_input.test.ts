@@ -16,6 +16,7 @@ import {
 import { relErr } from './helpers/util.js';
 
 import { rng, int, randn } from './helpers/random.js';
+import { onWasm } from './helpers/tfjs.js';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -81,19 +82,6 @@ function oracle(c: Case, dy: Float32Array, w: Float32Array, outShape: number[]):
 }
 
 /** Runs a kernel on backend 'wasm' (ours while the overrides are registered) and returns its values. */
-function onWasm(kernel: string, inputs: Record<string, { v: Float32Array; s: readonly number[] }>, attrs: object): Float32Array {
-  const prev = tf.getBackend();
-  tf.setBackend('wasm');
-  try {
-    return tf.tidy(() => {
-      const ins: Record<string, tf.Tensor> = {};
-      for (const [k, { v, s }] of Object.entries(inputs)) ins[k] = tf.tensor(v, s as number[]);
-      return (tf.engine().runKernel(kernel, ins, attrs as tf.NamedAttrMap) as tf.Tensor).dataSync() as Float32Array;
-    });
-  } finally {
-    tf.setBackend(prev);
-  }
-}
 
 before(async () => {
   await ready();

@@ -103,7 +103,8 @@ export function checkGeometry(op: string, g: ConvGeometry, depthwise: boolean): 
   return mult;
 }
 
-function checkLength(op: string, name: string, a: ArrayLike<number>, want: number, shape: number[]): void {
+/** RangeError naming the op and argument when a flat input has the wrong number of elements. */
+export function checkLength(op: string, name: string, a: ArrayLike<number>, want: number, shape: number[]): void {
   if (a.length !== want) {
     throw new RangeError(`${op}: ${name} must have ${want} elements (shape [${shape.join(',')}]), got ${a.length}`);
   }
@@ -122,7 +123,8 @@ function imagesPerChunk(bytesPerImage: number, N: number, chunkBytes: number): n
   return Math.max(1, Math.min(N, Math.floor(chunkBytes / Math.max(1, bytesPerImage))));
 }
 
-function asF32(op: string, name: string, a: ArrayLike<number>): Float32Array {
+/** The input as a Float32Array (no copy when it already is one). */
+export function asF32(op: string, name: string, a: ArrayLike<number>): Float32Array {
   if (a instanceof Float32Array) return a;
   if (a == null || typeof a.length !== 'number') throw new TypeError(`${op}: ${name} must be a Float32Array or an array of numbers`);
   return Float32Array.from(a);

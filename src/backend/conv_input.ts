@@ -4,7 +4,7 @@
 // of an indirect GEMM"); the batch streams through our memory a few images at a time.
 import { getKernels, type WasmKernels } from '../wasm/loader.js';
 import type { ConvBackpropExports, ConvInputExports } from '../wasm/exports.js';
-import { checkGeometry, DEFAULT_CHUNK_BYTES, type ConvBackpropOptions, type ConvGeometry } from './conv_backprop.js';
+import { asF32, checkGeometry, checkLength, DEFAULT_CHUNK_BYTES, type ConvBackpropOptions, type ConvGeometry } from './conv_backprop.js';
 
 type Kernels = WasmKernels & { exports: WasmKernels['exports'] & ConvBackpropExports & ConvInputExports };
 
@@ -105,17 +105,6 @@ export function convInputPlan(g: ConvGeometry, ld: number): ConvInputPlan {
   return { table: Int32Array.from(t), calls, tapOf };
 }
 
-function checkLength(op: string, name: string, a: ArrayLike<number>, want: number, shape: number[]): void {
-  if (a.length !== want) {
-    throw new RangeError(`${op}: ${name} must have ${want} elements (shape [${shape.join(',')}]), got ${a.length}`);
-  }
-}
-
-function asF32(op: string, name: string, a: ArrayLike<number>): Float32Array {
-  if (a instanceof Float32Array) return a;
-  if (a == null || typeof a.length !== 'number') throw new TypeError(`${op}: ${name} must be a Float32Array or an array of numbers`);
-  return Float32Array.from(a);
-}
 
 /**
  * conv2d input gradient: streams dy through our memory in chunks of images and hands each chunk of dx

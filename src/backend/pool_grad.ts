@@ -3,7 +3,7 @@
 // tfjs-cpu's exact semantics (first maximum in window order; float64 sums rounded once), NHWC float32.
 import { getKernels, type WasmKernels } from '../wasm/loader.js';
 import type { PoolGradExports } from '../wasm/exports.js';
-import { DEFAULT_CHUNK_BYTES } from './conv_backprop.js';
+import { asF32, checkLength, DEFAULT_CHUNK_BYTES } from './conv_backprop.js';
 
 /** NHWC geometry of a 2D pooling, as tfjs's `backend_util.computePool2DInfo` resolves it (dilation 1). */
 export interface PoolGeometry {
@@ -70,17 +70,6 @@ function checkPoolGeometry(op: string, g: PoolGeometry): void {
   }
 }
 
-function checkLength(op: string, name: string, a: ArrayLike<number>, want: number, shape: number[]): void {
-  if (a.length !== want) {
-    throw new RangeError(`${op}: ${name} must have ${want} elements (shape [${shape.join(',')}]), got ${a.length}`);
-  }
-}
-
-function asF32(op: string, name: string, a: ArrayLike<number>): Float32Array {
-  if (a instanceof Float32Array) return a;
-  if (a == null || typeof a.length !== 'number') throw new TypeError(`${op}: ${name} must be a Float32Array or an array of numbers`);
-  return Float32Array.from(a);
-}
 
 /**
  * Pooling input gradient: streams dy (and x, for max pooling) through our memory in chunks of images
