@@ -9,6 +9,7 @@ import { RegressFlowNet, type Layout } from '../model/regressflow.js';
 import { stateDictFromSafetensors, safetensorsFromStateDict } from '../model/checkpoint.js';
 import { restoreCheckpoint } from '../train/checkpoint.js';
 import { runTrainingJob } from '../train/job.js';
+import { resolveAugmentPreset } from '../data/augment.js';
 import { loadCocoDataset } from '../data/coco.js';
 import { TopDownDataset } from '../data/dataset.js';
 import { decodeImage } from '../data/image.js';
@@ -37,8 +38,9 @@ export function loadModel(op: string, path: string): RegressFlowNet {
   return RegressFlowNet.fromStateDict(tf, stateDict);
 }
 
-export async function trainCommand(o: { data: string; images: string; steps: string; batch: string; variant: string; out: string; input: string; seed: string; lr: string; resume?: string; every: string; layout: string }): Promise<number> {
+export async function trainCommand(o: { data: string; images: string; steps: string; batch: string; variant: string; out: string; input: string; seed: string; lr: string; resume?: string; every: string; layout: string; augment?: string }): Promise<number> {
   const op = 'rlepose train';
+  const augment = resolveAugmentPreset(o.augment ?? 'paper');
   const steps = Number(o.steps), batch = Number(o.batch);
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`${op}: --steps must be a positive integer, got ${o.steps}`);
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`${op}: --batch must be a positive integer, got ${o.batch}`);
@@ -47,7 +49,7 @@ export async function trainCommand(o: { data: string; images: string; steps: str
   await runTrainingJob({
     name: 'train', annFile: o.data, imageDir: o.images, variant: o.variant as RleVariant, steps, batchSize: batch,
     inputSize: parseSize(op, o.input), layout: o.layout as Layout, seed: Number(o.seed), lr: Number(o.lr),
-    checkpointPath: o.out, checkpointEvery: Number(o.every), resumeFrom: o.resume,
+    checkpointPath: o.out, checkpointEvery: Number(o.every), resumeFrom: o.resume, augment,
   }, (m) => {
     if (m.type === 'start') {
       console.log(`${m.samples} people for training on ${m.backend}${m.skipped.length ? `; skipped: ${m.skipped.map((s) => `${s.count} ${s.reason}`).join(', ')}` : ''}`);

@@ -10,6 +10,7 @@ import cliProgress from 'cli-progress';
 import { init } from '../backend/facade.js';
 import { tf } from '../backend/tf.js';
 import { generateSynthetic } from '../data/synthetic.js';
+import { resolveAugmentPreset } from '../data/augment.js';
 import { loadCocoDataset } from '../data/coco.js';
 import { TopDownDataset } from '../data/dataset.js';
 import { loadCheckpointFile } from '../train/checkpoint.js';
@@ -30,6 +31,10 @@ export interface DemoOptions {
   batch?: number;
   /** Run the two trainings one after the other in this thread (default: two worker threads). */
   sequential?: boolean;
+  /** Training augmentation preset of both models (default 'mild'). */
+  augment?: string;
+  /** Synthetic benchmark difficulty: a preset name or a number in [0, 1] (default 'medium'). */
+  difficulty?: string | number;
 }
 
 const INPUT: [number, number] = [128, 96];
@@ -51,15 +56,18 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const images = o.images ?? (o.quick ? 1200 : 6000);
   const steps = o.steps ?? (o.quick ? 220 : 1400);
   const batch = o.batch ?? 32;
+  const augmentName = o.augment ?? 'mild';
+  const augment = resolveAugmentPreset(augmentName);
+  const difficulty = typeof o.difficulty === 'string' && o.difficulty.trim() !== '' && !Number.isNaN(Number(o.difficulty)) ? Number(o.difficulty) : o.difficulty ?? 'medium';
   mkdirSync(out, { recursive: true });
-  console.log(`rlepose demo${o.quick ? ' --quick' : ''}: ${images} synthetic images, RLE vs L1, ${steps} steps of B=${batch} each, input ${INPUT[0]}x${INPUT[1]}, seed ${o.seed}`);
+  console.log(`rlepose demo${o.quick ? ' --quick' : ''}: ${images} synthetic images, RLE vs L1, ${steps} steps of B=${batch} each, input ${INPUT[0]}x${INPUT[1]}, augmentation ${augmentName}, difficulty ${difficulty}, seed ${o.seed}`);
   console.log(`report folder: ${out}`);
 
   // 1. The synthetic benchmark on disk (the same COCO loader reads it back).
   const dataDir = join(out, 'data');
   const bar = new cliProgress.SingleBar({ format: '  data     [{bar}] {value}/{total} images {duration_formatted}', noTTYOutput: true, notTTYSchedule: 10000 }, cliProgress.Presets.shades_classic);
   bar.start(images, 0);
-  const syn = await generateSynthetic({ outDir: dataDir, numImages: images, seed: o.seed, imageSize: [160, 128], valFraction: o.quick ? 0.15 : 0.1, onProgress: (d) => bar.update(d) });
+  const syn = await generateSynthetic({ outDir: dataDir, numImages: images, seed: o.seed, imageSize: [160, 128], difficulty: difficulty as number, valFraction: o.quick ? 0.15 : 0.1, onProgress: (d) => bar.update(d) });
   bar.stop();
   console.log(`  data: ${syn.train.coco.annotations.length} train people, ${syn.val.coco.annotations.length} val people in ${(syn.elapsedMs / 1000).toFixed(1)} s`);
 
@@ -181,7 +189,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   delete summary._calibrationSvg;
   Object.assign(summary, {
     rle, l1, verdict,
-    config: { images, steps, batch, input: INPUT, seed: o.seed, quick: o.quick, trunk: 'small (BasicBlock [32,64,128,256] x1)', parallel },
+    config: { images, steps, batch, input: INPUT, seed: o.seed, quick: o.quick, augment: augmentName, difficulty, trunk: 'small (BasicBlock [32,64,128,256] x1)', parallel },
     seconds: (performance.now() - t0) / 1000,
   });
   files['summary.json'] = JSON.stringify(summary, null, 2);

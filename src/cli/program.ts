@@ -146,6 +146,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--images <n>', 'synthetic images (default 6000, quick 1200)')
     .option('--steps <n>', 'training steps per model (default 1400, quick 220)')
     .option('--sequential', 'train the two models one after the other in this thread')
+    .option('--augment <preset>', 'training augmentation of both models: mild | paper | none', 'mild')
+    .option('--difficulty <d>', 'synthetic benchmark difficulty: easy | medium | hard or a number in [0, 1]', 'medium')
     .addHelpText('after', '\nExamples:\n  rlepose demo --quick\n  rlepose demo --out my-report --seed 7')
     .action(async (opts) => {
       const { runDemo } = await import('./demo.js');
@@ -155,7 +157,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!Number.isInteger(n) || n < 1) throw new RangeError(`rlepose demo: --${name} must be a positive integer, got ${v}`);
         return n;
       };
-      code = await runDemo({ quick: !!opts.quick, out: opts.out, seed: num(opts.seed, 'seed') ?? 1, images: num(opts.images, 'images'), steps: num(opts.steps, 'steps'), sequential: !!opts.sequential });
+      code = await runDemo({ quick: !!opts.quick, out: opts.out, seed: num(opts.seed, 'seed') ?? 1, images: num(opts.images, 'images'), steps: num(opts.steps, 'steps'), sequential: !!opts.sequential, augment: opts.augment, difficulty: opts.difficulty });
     });
   program
     .command('train')
@@ -173,6 +175,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--seed <n>', 'seed', '1')
     .option('--every <n>', 'checkpoint every n steps', '200')
     .option('--resume <file>', 'continue from a checkpoint')
+    .option('--augment <preset>', "training augmentation: paper (rotation, scale, half body, flip; for long runs) | mild (for a few thousand steps) | none", 'paper')
     .action(async (opts) => { const { trainCommand } = await import('./commands.js'); code = await trainCommand(opts); });
   program
     .command('eval')

@@ -10,6 +10,7 @@ import { loadCheckpointFile } from './checkpoint.js';
 import { loadCocoDataset } from '../data/coco.js';
 import { TopDownDataset } from '../data/dataset.js';
 import type { RleVariant } from '../loss/rle.js';
+import { AUGMENT_PRESETS, resolveAugmentPreset, type AugmentOptions } from '../data/augment.js';
 
 export interface TrainingJob {
   name: string;
@@ -30,6 +31,8 @@ export interface TrainingJob {
   backend?: 'auto' | 'wasm' | 'cpu' | 'webgpu';
   /** Continue from this checkpoint (model, flow, optimizers, step, data order). */
   resumeFrom?: string;
+  /** Training augmentation: a preset name ('paper', 'mild', 'none'), options, or a boolean (true = 'paper'). */
+  augment?: boolean | AugmentOptions | keyof typeof AUGMENT_PRESETS;
 }
 
 export type JobMessage =
@@ -42,8 +45,9 @@ export async function runTrainingJob(job: TrainingJob, post: (m: JobMessage) => 
   const rep = await init({ backend: job.backend ?? 'auto' });
   const data = await loadCocoDataset(job.annFile, job.imageDir);
   const layout = job.layout ?? 'official';
+  const augment = typeof job.augment === 'string' ? resolveAugmentPreset(job.augment) : job.augment ?? true;
   const ds = new TopDownDataset(data.samples, data.readImage, {
-    inputSize: job.inputSize, convention: layout, augment: true, seed: job.seed, cacheImages: true, flipPairs: data.flipPairs,
+    inputSize: job.inputSize, convention: layout, augment, seed: job.seed, cacheImages: true, flipPairs: data.flipPairs,
   });
   post({ type: 'start', name: job.name, samples: ds.samples.length, skipped: data.skipped, backend: rep.network ?? '?' });
   const trunk = typeof job.trunk === 'string' ? TRUNK_PRESETS[job.trunk] : job.trunk ?? TRUNK_PRESETS.small;
