@@ -18,3 +18,4 @@ export {
 } from './conv_input';
 export { maxPoolArgmaxF32x4, maxPoolArgmaxScalar, poolGradF32x4, poolGradScalar } from './pool_grad';
 export { vmathTest } from './vmath';
+export { channelSumsF32x4, channelSumsScalar, channelAffineF32x4, channelAffineScalar } from './batchnorm';

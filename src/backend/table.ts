@@ -51,6 +51,14 @@ export const OP_TABLE: readonly OpEntry[] = [
   tfOp('depthwiseConv2d.backpropFilter', 'conv', 'DepthwiseConv2dNativeBackpropFilter', OURS_IN_WASM),
   tfOp('matmul', 'dense', 'BatchMatMul'),
   tfOp('batchNorm', 'norm', 'FusedBatchNorm'),
+  {
+    op: 'batchNorm.train', family: 'norm', candidates: [
+      { backend: 'wasm', kernels: ['RleposeBatchNormTrain', 'RleposeBatchNormTrainGrad'],
+        why: 'training-mode BatchNorm (batch statistics, running averages, backward) in two rlepose SIMD kernels ' +
+          'registered into tfjs-wasm: 2 passes over the activations each way instead of a dozen tfjs ops' },
+      { backend: 'tfjs-ops', why: 'moments, normalisation and a hand-written backward as tfjs ops on the network backend' },
+    ],
+  },
   tfOp('maxPool', 'pool', 'MaxPool'),
   tfOp('maxPool.backprop', 'pool', 'MaxPoolGrad', OURS_OVER_WASM),
   tfOp('mean', 'pool', 'Mean'),

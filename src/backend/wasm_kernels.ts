@@ -9,6 +9,7 @@ import {
   DEFAULT_CHUNK_BYTES, geometryFromConvInfo, runConv2dBackpropFilter, runDepthwiseBackpropFilter,
   runDepthwiseBackpropInput, type Conv2DInfoLike,
 } from './conv_backprop.js';
+import { runBatchNormBackward, runBatchNormForward } from './batchnorm.js';
 
 /** What registerWasmTrainingKernels needs from the tfjs namespace (the union package or tfjs-core). */
 export type TfKernelRegistry = Pick<typeof tfjs, 'registerKernel' | 'getKernel' | 'backend_util'>;
@@ -21,8 +22,12 @@ interface WasmBackendLike {
 }
 
 const BACKEND = 'wasm';
+/** Our own kernel names (tfjs has no training-mode BatchNorm kernel): see batchNormTrain in model/regressflow.ts. */
+export const BN_TRAIN_KERNEL = 'RleposeBatchNormTrain';
+export const BN_TRAIN_GRAD_KERNEL = 'RleposeBatchNormTrainGrad';
 export const WASM_TRAINING_KERNELS = [
   'Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput',
+  BN_TRAIN_KERNEL, BN_TRAIN_GRAD_KERNEL,
 ] as const;
 export type WasmTrainingKernelName = typeof WASM_TRAINING_KERNELS[number];
 
@@ -139,7 +144,71 @@ function makeKernels(tf: TfKernelRegistry): KernelConfig[] {
     return out;
   };
 
+  const f32 = (K: string, inputs: NamedTensorInfoMap, name: string, rank?: number): TensorInfo => {
+    const t = inputs[name];
+    if (!t) fail(K, `input '${name}' is missing`, TypeError);
+    if (t.dtype !== 'float32') fail(K, `input '${name}' must be float32, got ${t.dtype}`, TypeError);
+    if (rank !== undefined && t.shape.length !== rank) fail(K, `input '${name}' must be rank ${rank}, got shape [${t.shape.join(',')}]`, RangeError);
+    return t;
+  };
+  const channelsOf = (K: string, x: TensorInfo): number => {
+    if (x.shape.length < 1) fail(K, 'x must have a channel axis (rank >= 1), got a scalar', RangeError);
+    return x.shape[x.shape.length - 1];
+  };
+  const epsilon = (K: string, attrs: NamedAttrMap | undefined): number => {
+    const e = attrs?.varianceEpsilon;
+    if (typeof e !== 'number' || !(e >= 0)) fail(K, `attribute varianceEpsilon must be a number >= 0, got ${JSON.stringify(e)}`, RangeError);
+    return e as number;
+  };
+  /** Which part of `out` a channel vector of C floats is, for the per-channel inputs. */
+  const vecC = (K: string, inputs: NamedTensorInfoMap, name: string, C: number): TensorInfo => {
+    const t = f32(K, inputs, name, 1);
+    if (t.shape[0] !== C) fail(K, `${name} must have shape [${C}] (the channels of x), got [${t.shape.join(',')}]`, RangeError);
+    return t;
+  };
+
+  // Training-mode BatchNorm over the last axis: outputs y, the batch mean and the biased batch variance.
+  const bnTrain: KernelFunc = ({ inputs, backend, attrs }) => {
+    const K = BN_TRAIN_KERNEL;
+    const b = asBackend(K, backend);
+    const x = f32(K, inputs, 'x'), C = channelsOf(K, x);
+    const gamma = vecC(K, inputs, 'gamma', C), beta = vecC(K, inputs, 'beta', C);
+    const out = b.makeOutput(x.shape.slice(), 'float32');
+    let st;
+    try {
+      st = runBatchNormForward(b.typedArrayFromHeap(x), C, b.typedArrayFromHeap(gamma), b.typedArrayFromHeap(beta),
+        epsilon(K, attrs), (offset, y) => (b.typedArrayFromHeap(out) as Float32Array).set(y, offset));
+    } catch (e) {
+      b.disposeData(out.dataId, true);
+      throw e;
+    }
+    return [out, b.makeOutput([C], 'float32', undefined, Float32Array.from(st.mean)),
+      b.makeOutput([C], 'float32', undefined, Float32Array.from(st.variance))];
+  };
+
+  // Its backward: inputs dy, x, gamma and the forward's mean and variance; outputs dx, dγ, dβ.
+  const bnTrainGrad: KernelFunc = ({ inputs, backend, attrs }) => {
+    const K = BN_TRAIN_GRAD_KERNEL;
+    const b = asBackend(K, backend);
+    const x = f32(K, inputs, 'x'), dy = f32(K, inputs, 'dy'), C = channelsOf(K, x);
+    sameShape(K, 'dy', dy.shape, x.shape);
+    const gamma = vecC(K, inputs, 'gamma', C), mean = vecC(K, inputs, 'mean', C), variance = vecC(K, inputs, 'variance', C);
+    const out = b.makeOutput(x.shape.slice(), 'float32');
+    let r;
+    try {
+      r = runBatchNormBackward(b.typedArrayFromHeap(dy), b.typedArrayFromHeap(x), C, b.typedArrayFromHeap(gamma),
+        b.typedArrayFromHeap(mean), b.typedArrayFromHeap(variance), epsilon(K, attrs),
+        (offset, dx) => (b.typedArrayFromHeap(out) as Float32Array).set(dx, offset));
+    } catch (e) {
+      b.disposeData(out.dataId, true);
+      throw e;
+    }
+    return [out, b.makeOutput([C], 'float32', undefined, r.dgamma), b.makeOutput([C], 'float32', undefined, r.dbeta)];
+  };
+
   return [
+    { kernelName: BN_TRAIN_KERNEL, backendName: BACKEND, kernelFunc: bnTrain },
+    { kernelName: BN_TRAIN_GRAD_KERNEL, backendName: BACKEND, kernelFunc: bnTrainGrad },
     { kernelName: 'Conv2DBackpropFilter', backendName: BACKEND, kernelFunc: conv2DBackpropFilter },
     { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: BACKEND, kernelFunc: depthwiseBackpropFilter },
     { kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: BACKEND, kernelFunc: depthwiseBackpropInput },
@@ -160,7 +229,8 @@ const ours = new WeakSet<KernelFunc>();
 
 /**
  * Registers Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter and
- * DepthwiseConv2dNativeBackpropInput for backend 'wasm' in `tf`'s kernel registry, backed by our
+ * DepthwiseConv2dNativeBackpropInput (and our training-mode BatchNorm pair, RleposeBatchNormTrain /
+ * RleposeBatchNormTrainGrad) for backend 'wasm' in `tf`'s kernel registry, backed by our
  * WebAssembly SIMD kernels. Call after `await ready()`; safe to call more than once; never replaces
  * a kernel the backend already has. NHWC float32 only (tfjs-backend-wasm is NHWC throughout).
  */

@@ -35,9 +35,11 @@ export interface DemoOptions {
   augment?: string;
   /** Synthetic benchmark difficulty: a preset name or a number in [0, 1] (default 'medium'). */
   difficulty?: string | number;
+  /** Network input [H, W] of both models (default 128×96). */
+  input?: [number, number];
 }
 
-const INPUT: [number, number] = [128, 96];
+const DEFAULT_INPUT: [number, number] = [128, 96];
 
 interface ModelEval {
   AP: number; AP50: number; AP75: number; APm: number; APl: number; AR: number;
@@ -56,6 +58,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const images = o.images ?? (o.quick ? 1200 : 6000);
   const steps = o.steps ?? (o.quick ? 220 : 1400);
   const batch = o.batch ?? 32;
+  const INPUT = o.input ?? DEFAULT_INPUT;
   const augmentName = o.augment ?? 'mild';
   const augment = resolveAugmentPreset(augmentName);
   const difficulty = typeof o.difficulty === 'string' && o.difficulty.trim() !== '' && !Number.isNaN(Number(o.difficulty)) ? Number(o.difficulty) : o.difficulty ?? 'medium';

@@ -147,17 +147,19 @@ export async function main(argv: string[]): Promise<number> {
     .option('--steps <n>', 'training steps per model (default 1400, quick 220)')
     .option('--sequential', 'train the two models one after the other in this thread')
     .option('--augment <preset>', 'training augmentation of both models: mild | paper | none', 'mild')
+    .option('--input <HxW>', 'network input size of both models', '128x96')
     .option('--difficulty <d>', 'synthetic benchmark difficulty: easy | medium | hard or a number in [0, 1]', 'medium')
     .addHelpText('after', '\nExamples:\n  rlepose demo --quick\n  rlepose demo --out my-report --seed 7')
     .action(async (opts) => {
       const { runDemo } = await import('./demo.js');
+      const { parseSize } = await import('./commands.js');
       const num = (v: string | undefined, name: string) => {
         if (v === undefined) return undefined;
         const n = Number(v);
         if (!Number.isInteger(n) || n < 1) throw new RangeError(`rlepose demo: --${name} must be a positive integer, got ${v}`);
         return n;
       };
-      code = await runDemo({ quick: !!opts.quick, out: opts.out, seed: num(opts.seed, 'seed') ?? 1, images: num(opts.images, 'images'), steps: num(opts.steps, 'steps'), sequential: !!opts.sequential, augment: opts.augment, difficulty: opts.difficulty });
+      code = await runDemo({ quick: !!opts.quick, out: opts.out, seed: num(opts.seed, 'seed') ?? 1, images: num(opts.images, 'images'), steps: num(opts.steps, 'steps'), sequential: !!opts.sequential, augment: opts.augment, difficulty: opts.difficulty, input: parseSize('rlepose demo', opts.input) });
     });
   program
     .command('train')

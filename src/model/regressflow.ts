@@ -6,6 +6,8 @@
 import type * as tfNs from '@tensorflow/tfjs';
 import { RealNVP, type CreateFlowOptions } from '../flow/realnvp.js';
 import { Rng } from '../util/rng.js';
+import { getChoice, recordOp } from '../backend/report.js';
+import { BN_TRAIN_KERNEL, BN_TRAIN_GRAD_KERNEL } from '../backend/wasm_kernels.js';
 import { StateDictReader, oihwToHwio, hwioToOihw, type StateDict, type Tensor32 } from './statedict.js';
 
 type TF = typeof tfNs;
@@ -437,6 +439,8 @@ export function batchNormTrain(tf: TF, x: tfNs.Tensor, gamma: tfNs.Tensor, beta:
   running: { mean: tfNs.Variable; variance: tfNs.Variable; momentum: number } | null): tfNs.Tensor {
   const axes = x.rank === 4 ? [0, 1, 2] : [0];
   const n = x.size / x.shape[x.rank - 1];
+  if (useFusedBatchNorm(tf)) return fusedBatchNormTrain(tf, x, gamma, beta, running, n);
+  recordOp('batchNorm.train', 'tfjs-ops');
   const op = tf.customGrad(((xi: tfNs.Tensor, gi: tfNs.Tensor, bi: tfNs.Tensor, save: (t: tfNs.Tensor[]) => void) => {
     const { mean, variance } = tf.moments(xi, axes);
     if (running) {
@@ -455,6 +459,38 @@ export function batchNormTrain(tf: TF, x: tfNs.Tensor, gamma: tfNs.Tensor, beta:
         const sdyx = tf.sum(tf.mul(dy, xh), axes);
         const dx = tf.mul(tf.mul(gg, rs), tf.sub(dy, tf.div(tf.add(sdy, tf.mul(xh, sdyx)), n)));
         return [dx, sdyx, sdy];
+      },
+    };
+  }) as unknown as Parameters<TF['customGrad']>[0]);
+  return op(x, gamma, beta);
+}
+
+/** Our fused WASM kernels serve training-mode BatchNorm when the network runs on tfjs-wasm, they are
+ *  registered (init() / registerWasmTrainingKernels) and the user has not forced 'tfjs-ops' for it. */
+function useFusedBatchNorm(tf: TF): boolean {
+  if (tf.getBackend() !== 'wasm' || !tf.getKernel(BN_TRAIN_KERNEL, 'wasm') || !tf.getKernel(BN_TRAIN_GRAD_KERNEL, 'wasm')) return false;
+  const c = getChoice('batchNorm.train');
+  return c === undefined || c.backend === 'wasm';
+}
+
+/** batchNormTrain on RleposeBatchNormTrain / RleposeBatchNormTrainGrad (backend/batchnorm.ts): two passes
+ *  over x forward, two over (dy, x) backward, instead of a dozen tfjs ops. */
+function fusedBatchNormTrain(tf: TF, x: tfNs.Tensor, gamma: tfNs.Tensor, beta: tfNs.Tensor,
+  running: { mean: tfNs.Variable; variance: tfNs.Variable; momentum: number } | null, n: number): tfNs.Tensor {
+  const attrs = { varianceEpsilon: BN_EPS };
+  const op = tf.customGrad(((xi: tfNs.Tensor, gi: tfNs.Tensor, bi: tfNs.Tensor, save: (t: tfNs.Tensor[]) => void) => {
+    const [y, mean, variance] = tf.engine().runKernel(BN_TRAIN_KERNEL, { x: xi, gamma: gi, beta: bi }, attrs) as tfNs.Tensor[];
+    if (running) {
+      const m = running.momentum;
+      running.mean.assign(tf.add(tf.mul(running.mean, 1 - m), tf.mul(mean, m)));
+      running.variance.assign(tf.add(tf.mul(running.variance, 1 - m), tf.mul(variance, m * n / Math.max(n - 1, 1))));
+    }
+    save([xi, gi, mean, variance]);
+    return {
+      value: y,
+      gradFunc: (dy: tfNs.Tensor, saved: tfNs.Tensor[]) => {
+        const [xs, gs, ms, vs] = saved;
+        return tf.engine().runKernel(BN_TRAIN_GRAD_KERNEL, { dy, x: xs, gamma: gs, mean: ms, variance: vs }, attrs) as tfNs.Tensor[];
       },
     };
   }) as unknown as Parameters<TF['customGrad']>[0]);

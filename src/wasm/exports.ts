@@ -89,3 +89,11 @@ export interface PoolGradExports {
   poolGradScalar(dy: number, idx: number, dx: number, N: number, H: number, W: number, C: number, OH: number,
     OW: number, KH: number, KW: number, sh: number, sw: number, pt: number, pl: number, mult: number): void;
 }
+
+/** Training-mode BatchNorm kernels of assembly/batchnorm.ts (see that file's header). */
+export interface BatchNormExports {
+  channelSumsF32x4(a: number, sa: number, b: number, sb: number, P: number, C: number, s1: number, s2: number, part: number): void;
+  channelSumsScalar(a: number, sa: number, b: number, sb: number, P: number, C: number, s1: number, s2: number, part: number): void;
+  channelAffineF32x4(a: number, b: number, P: number, C: number, k1: number, k2: number, k3: number, out: number): void;
+  channelAffineScalar(a: number, b: number, P: number, C: number, k1: number, k2: number, k3: number, out: number): void;
+}
