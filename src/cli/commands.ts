@@ -38,8 +38,10 @@ export function loadModel(op: string, path: string): RegressFlowNet {
   return RegressFlowNet.fromStateDict(tf, stateDict);
 }
 
-export async function trainCommand(o: { data: string; images: string; steps: string; batch: string; variant: string; out: string; input: string; seed: string; lr: string; resume?: string; every: string; layout: string; augment?: string }): Promise<number> {
+export async function trainCommand(o: { data: string; images: string; steps: string; batch: string; variant: string; out: string; input: string; seed: string; lr: string; resume?: string; every: string; layout: string; augment?: string; clipNorm?: string }): Promise<number> {
   const op = 'rlepose train';
+  const clipNorm = o.clipNorm === undefined ? undefined : Number(o.clipNorm);
+  if (clipNorm !== undefined && !(clipNorm > 0)) throw new RangeError(`${op}: --clip-norm must be a number > 0, got ${o.clipNorm}`);
   const augment = resolveAugmentPreset(o.augment ?? 'paper');
   const steps = Number(o.steps), batch = Number(o.batch);
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`${op}: --steps must be a positive integer, got ${o.steps}`);
@@ -49,7 +51,7 @@ export async function trainCommand(o: { data: string; images: string; steps: str
   await runTrainingJob({
     name: 'train', annFile: o.data, imageDir: o.images, variant: o.variant as RleVariant, steps, batchSize: batch,
     inputSize: parseSize(op, o.input), layout: o.layout as Layout, seed: Number(o.seed), lr: Number(o.lr),
-    checkpointPath: o.out, checkpointEvery: Number(o.every), resumeFrom: o.resume, augment,
+    checkpointPath: o.out, checkpointEvery: Number(o.every), resumeFrom: o.resume, augment, clipNorm,
   }, (m) => {
     if (m.type === 'start') {
       console.log(`${m.samples} people for training on ${m.backend}${m.skipped.length ? `; skipped: ${m.skipped.map((s) => `${s.count} ${s.reason}`).join(', ')}` : ''}`);

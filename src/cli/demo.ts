@@ -80,6 +80,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const common = {
     annFile: syn.train.annFile!, imageDir: syn.train.imageDir!, steps, batchSize: batch, inputSize: INPUT, seed: o.seed,
     warmupSteps: Math.min(100, Math.round(steps / 10)), lr: 1e-3, trunk: 'small' as const, backend: 'wasm' as const,
+    augment,
   };
   const jobs: TrainingJob[] = [
     { ...common, name: 'rle', variant: 'official', checkpointPath: join(modelsDir, 'rle.safetensors') },

@@ -177,6 +177,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--seed <n>', 'seed', '1')
     .option('--every <n>', 'checkpoint every n steps', '200')
     .option('--resume <file>', 'continue from a checkpoint')
+    .option('--clip-norm <n>', 'clip the global gradient norm (network + flow) at n (default: no clipping, as in the paper)')
     .option('--augment <preset>', "training augmentation: paper (rotation, scale, half body, flip; for long runs) | mild (for a few thousand steps) | none", 'paper')
     .action(async (opts) => { const { trainCommand } = await import('./commands.js'); code = await trainCommand(opts); });
   program

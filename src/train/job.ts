@@ -31,6 +31,10 @@ export interface TrainingJob {
   backend?: 'auto' | 'wasm' | 'cpu' | 'webgpu';
   /** Continue from this checkpoint (model, flow, optimizers, step, data order). */
   resumeFrom?: string;
+  /** Clip the global gradient norm (network and flow together) at this value; default: no clipping, as in
+   *  the paper's and MMPose's configurations (the flow's gradients dominate the norm, so a fixed clip
+   *  mostly shrinks the network's steps). */
+  clipNorm?: number;
   /** Training augmentation: a preset name ('paper', 'mild', 'none'), options, or a boolean (true = 'paper'). */
   augment?: boolean | AugmentOptions | keyof typeof AUGMENT_PRESETS;
 }
@@ -61,7 +65,7 @@ export async function runTrainingJob(job: TrainingJob, post: (m: JobMessage) => 
     net = RegressFlowNet.create(tf, { layout, trunk, numJoints: ds.numJoints }, job.seed);
     trainer = new Trainer(net, {
       variant: job.variant, lr: job.lr ?? 1e-3, warmupSteps: job.warmupSteps ?? 0,
-      milestones: job.milestones ?? [Math.round(job.steps * 0.8)], clipNorm: 100,
+      milestones: job.milestones ?? [Math.round(job.steps * 0.8)], clipNorm: job.clipNorm,
     });
   }
   const t0 = performance.now();
