@@ -826,6 +826,157 @@ function igColumn(R: i32, tp: usize, iw: i32, cmB: usize, dyp: usize, dyKh: usiz
   v128.store(tp + <usize>iw * cmB, s);
 }
 
+// ---- depthwise input gradient, whole rows: 3 filter columns, dilation 1, M == 1, C % 4 == 0 ----------
+// One call per input row runs every channel group over the whole row, borders included (peeled
+// iterations, not separate passes), and stores each output once: no zeroing, no read-modify-write.
+// R filter rows (their dy rows dyKh bytes apart, weights wKh apart), weights of tap kw at kw*cmB.
+
+// Stride 1: dy column o feeds input columns iw = o - pl + kw. Sliding partial sums A (iw = o - pl,
+// complete after o), B (o - pl + 1), C (o - pl + 2).
+@inline function igRowS1(R: i32, dxRow: usize, dyRow: usize, dyKh: usize, wRow: usize, wKh: usize, cmB: usize,
+                         W: i32, OW: i32, pl: i32): void {
+  const z = f32x4.splat(0);
+  const oHead = pl < OW ? pl : OW;
+  const oMain = OW < W + pl ? OW : W + pl;
+  const r2 = dyKh * 2;
+  for (let jb: usize = 0; jb < cmB; jb += 16) {
+    const wp = wRow + jb, w1 = wp + wKh, w2 = w1 + wKh;
+    const k00 = v128.load(wp), k01 = v128.load(wp + cmB), k02 = v128.load(wp + cmB * 2);
+    let k10 = z, k11 = z, k12 = z, k20 = z, k21 = z, k22 = z;
+    if (R > 1) { k10 = v128.load(w1); k11 = v128.load(w1 + cmB); k12 = v128.load(w1 + cmB * 2); }
+    if (R > 2) { k20 = v128.load(w2); k21 = v128.load(w2 + cmB); k22 = v128.load(w2 + cmB * 2); }
+    let pd = dyRow + jb, pt = dxRow + jb;
+    let A = z, B = z;
+    let o = 0;
+    for (; o < oHead; o++) {
+      let d = v128.load(pd);
+      let C = f32x4.mul(d, k02);
+      B = f32x4.add(B, f32x4.mul(d, k01));
+      if (R > 1) {
+        d = v128.load(pd + dyKh);
+        B = f32x4.add(B, f32x4.mul(d, k11)); C = f32x4.add(C, f32x4.mul(d, k12));
+      }
+      if (R > 2) {
+        d = v128.load(pd + r2);
+        B = f32x4.add(B, f32x4.mul(d, k21)); C = f32x4.add(C, f32x4.mul(d, k22));
+      }
+      A = B; B = C;
+      pd += cmB;
+    }
+    for (; o < oMain; o++) {
+      let d = v128.load(pd);
+      A = f32x4.add(A, f32x4.mul(d, k00)); B = f32x4.add(B, f32x4.mul(d, k01));
+      let C = f32x4.mul(d, k02);
+      if (R > 1) {
+        if (o > oMain) break;   // never fires: ends the block so V8 loads the next row's dy late
+        d = v128.load(pd + dyKh);
+        A = f32x4.add(A, f32x4.mul(d, k10)); B = f32x4.add(B, f32x4.mul(d, k11)); C = f32x4.add(C, f32x4.mul(d, k12));
+      }
+      if (R > 2) {
+        if (o < oHead) break;
+        d = v128.load(pd + r2);
+        A = f32x4.add(A, f32x4.mul(d, k20)); B = f32x4.add(B, f32x4.mul(d, k21)); C = f32x4.add(C, f32x4.mul(d, k22));
+      }
+      v128.store(pt, A);
+      A = B; B = C;
+      pd += cmB; pt += cmB;
+    }
+    if (oMain == OW) {
+      const i0 = OW - pl;
+      if (i0 >= 0 && i0 < W) v128.store(dxRow + jb + <usize>i0 * cmB, A);
+      if (i0 + 1 >= 0 && i0 + 1 < W) v128.store(dxRow + jb + <usize>(i0 + 1) * cmB, B);
+    }
+  }
+  // Input columns no dy column reaches.
+  let iz = OW - pl + 2;
+  if (iz < 0) iz = 0;
+  if (iz < W) memory.fill(dxRow + <usize>iz * cmB, 0, <usize>(W - iz) * cmB);
+}
+
+// Stride 2: with c = iw + pl, even c = 2j takes dy[j]·w0 + dy[j-1]·w2, odd c = 2j + 1 takes dy[j]·w1.
+// Needs pl <= 2 (then j >= 1 never stores left of the row).
+@inline function igRowS2(R: i32, dxRow: usize, dyRow: usize, dyKh: usize, wRow: usize, wKh: usize, cmB: usize,
+                         W: i32, OW: i32, pl: i32): void {
+  const z = f32x4.splat(0);
+  // Main loop j in [1, jm): both stores inside the row (2j + 1 - pl < W).
+  let jm = (W + pl) >> 1;
+  if (jm > OW) jm = OW;
+  if (jm < 1) jm = 1;
+  const r2 = dyKh * 2, t2 = cmB * 2;
+  for (let jb: usize = 0; jb < cmB; jb += 16) {
+    const wp = wRow + jb, w1 = wp + wKh, w2 = w1 + wKh;
+    const k00 = v128.load(wp), k01 = v128.load(wp + cmB), k02 = v128.load(wp + t2);
+    let k10 = z, k11 = z, k12 = z, k20 = z, k21 = z, k22 = z;
+    if (R > 1) { k10 = v128.load(w1); k11 = v128.load(w1 + cmB); k12 = v128.load(w1 + t2); }
+    if (R > 2) { k20 = v128.load(w2); k21 = v128.load(w2 + cmB); k22 = v128.load(w2 + t2); }
+    const pt0 = dxRow + jb - <usize>pl * cmB;   // column c
+    let pd = dyRow + jb;
+    // j = 0: c = 0, 1.
+    {
+      let d = v128.load(pd);
+      let e = f32x4.mul(d, k00), o = f32x4.mul(d, k01);
+      if (R > 1) { d = v128.load(pd + dyKh); e = f32x4.add(e, f32x4.mul(d, k10)); o = f32x4.add(o, f32x4.mul(d, k11)); }
+      if (R > 2) { d = v128.load(pd + r2); e = f32x4.add(e, f32x4.mul(d, k20)); o = f32x4.add(o, f32x4.mul(d, k21)); }
+      if (pl == 0) v128.store(pt0, e);
+      if (1 - pl >= 0 && 1 - pl < W) v128.store(pt0 + cmB, o);
+    }
+    pd += cmB;
+    let pt = pt0 + t2;
+    let j = 1;
+    for (; j < jm; j++) {
+      let d = v128.load(pd);
+      let e = f32x4.add(f32x4.mul(d, k00), f32x4.mul(v128.load(pd - cmB), k02));
+      let o = f32x4.mul(d, k01);
+      if (R > 1) {
+        d = v128.load(pd + dyKh);
+        e = f32x4.add(e, f32x4.add(f32x4.mul(d, k10), f32x4.mul(v128.load(pd + dyKh - cmB), k12)));
+        o = f32x4.add(o, f32x4.mul(d, k11));
+      }
+      if (R > 2) {
+        d = v128.load(pd + r2);
+        e = f32x4.add(e, f32x4.add(f32x4.mul(d, k20), f32x4.mul(v128.load(pd + r2 - cmB), k22)));
+        o = f32x4.add(o, f32x4.mul(d, k21));
+      }
+      v128.store(pt, e); v128.store(pt + cmB, o);
+      pt += t2; pd += cmB;
+    }
+    // Tail: j in [jm, OW] (j == OW: only dy[OW-1]·w2), stores checked.
+    for (; j <= OW; j++) {
+      const c = 2 * j - pl;
+      if (c >= W) break;
+      let e = f32x4.mul(v128.load(pd - cmB), k02), o = z;
+      if (R > 1) e = f32x4.add(e, f32x4.mul(v128.load(pd + dyKh - cmB), k12));
+      if (R > 2) e = f32x4.add(e, f32x4.mul(v128.load(pd + r2 - cmB), k22));
+      if (j < OW) {
+        let d = v128.load(pd);
+        e = f32x4.add(e, f32x4.mul(d, k00)); o = f32x4.mul(d, k01);
+        if (R > 1) { d = v128.load(pd + dyKh); e = f32x4.add(e, f32x4.mul(d, k10)); o = f32x4.add(o, f32x4.mul(d, k11)); }
+        if (R > 2) { d = v128.load(pd + r2); e = f32x4.add(e, f32x4.mul(d, k20)); o = f32x4.add(o, f32x4.mul(d, k21)); }
+      }
+      v128.store(pt, e);
+      if (c + 1 < W) v128.store(pt + cmB, o);
+      pt += t2; pd += cmB;
+    }
+  }
+  // Input columns no dy column reaches: c > 2*OW.
+  let iz = 2 * OW + 1 - pl;
+  if (iz < 0) iz = 0;
+  if (iz < W) memory.fill(dxRow + <usize>iz * cmB, 0, <usize>(W - iz) * cmB);
+}
+
+function igRowAny(S: i32, R: i32, dxRow: usize, dyRow: usize, dyKh: usize, wRow: usize, wKh: usize, cmB: usize,
+                  W: i32, OW: i32, pl: i32): void {
+  if (S == 1) {
+    if (R == 3) igRowS1(3, dxRow, dyRow, dyKh, wRow, wKh, cmB, W, OW, pl);
+    else if (R == 2) igRowS1(2, dxRow, dyRow, dyKh, wRow, wKh, cmB, W, OW, pl);
+    else igRowS1(1, dxRow, dyRow, dyKh, wRow, wKh, cmB, W, OW, pl);
+  } else {
+    if (R == 3) igRowS2(3, dxRow, dyRow, dyKh, wRow, wKh, cmB, W, OW, pl);
+    else if (R == 2) igRowS2(2, dxRow, dyRow, dyKh, wRow, wKh, cmB, W, OW, pl);
+    else igRowS2(1, dxRow, dyRow, dyKh, wRow, wKh, cmB, W, OW, pl);
+  }
+}
+
 @inline function gcd(a: i32, b: i32): i32 {
   while (b != 0) { const t = a % b; a = b; b = t; }
   return a;
@@ -894,6 +1045,10 @@ export function depthwiseBackpropInputF32x4(dy: usize, w: usize, dx: usize,
   const tStep = <usize>sw * cmB;
   const wTap = <usize>kwStep * cmB, wKh = <usize>khStep * KW * cmB;
   const dyKh = <usize>(-(dhq * OW * CM) << 2);  // next valid kh reads dy dhq rows up
+  // Whole-row kernels: 3 filter columns, dilation 1, stride 1 or 2, no channel multiplier, at most 3
+  // valid filter rows per input row.
+  const rowPath = M == 1 && CM4 == CM && KW == 3 && dw == 1 && (sw == 1 || (sw == 2 && pl <= 2)) &&
+    (KH - 1) / khStep + 1 <= 3;
   if (CM4 > 0) {
     for (let n = 0; n < N; n++) {
       for (let ih = 0; ih < H; ih++) {
@@ -913,6 +1068,12 @@ export function depthwiseBackpropInputF32x4(dy: usize, w: usize, dx: usize,
           kB = kh + khStep;
         }
         const nKh = kB > kA ? (kB - kA) / khStep : 0;
+        if (rowPath) {
+          if (nKh == 0) memory.fill(dxRow, 0, (<usize>W * CM) << 2);
+          else igRowAny(sw, nKh, dxRow, dy + ((<usize>(n * OH + (ch - kA * dh) / sh) * OW * CM) << 2), dyKh,
+                        w + ((<usize>kA * KW * CM) << 2), wKh, cmB, W, OW, pl);
+          continue;
+        }
         if (sw == 2 && dw == 1 && KW == 3 && nKh >= 1 && nKh <= 3) {
           // Stride-2 3-column fast path: interior dy columns j in [j0, j1) write input columns
           // [2*j0 - pl, 2*j1 - pl); the rest are border columns.
