@@ -21,6 +21,11 @@
 //   through a scratch buffer the caller provides when M > 1. Channels are vectorised by 4; blocks of
 //   up to 3x3 taps keep their accumulators (filter grad) or weights (input grad) in registers, and
 //   when tap and column steps coincide (stride == dilation) a sliding window loads each value once.
+//   The common case (3 filter columns, column dilation 1, stride 1 or 2, M == 1, C % 4 == 0, at most
+//   3 valid filter rows) runs whole-row kernels instead (fgRowS1/S2, igRowS1/S2): one call per row
+//   walks every channel group across the full row, border columns as peeled iterations inside it.
+//   The blocked kernels spent about half of the input gradient's time on per-row border passes (one
+//   call per tap and border column, zeroing, read-modify-write) on 24- and 48-column rows.
 
 // ---- conv2d filter gradient: accumulating GEMM tiles, A strided, B and C row-major ----------------
 // The tiles walk `imgs` images of `rows` output rows of K columns (A and B advance by aImg / bImg,
