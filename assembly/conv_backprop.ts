@@ -21,6 +21,11 @@
 //   through a scratch buffer the caller provides when M > 1. Channels are vectorised by 4; blocks of
 //   up to 3x3 taps keep their accumulators (filter grad) or weights (input grad) in registers, and
 //   when tap and column steps coincide (stride == dilation) a sliding window loads each value once.
+//   The common case (3 filter columns, column dilation 1, stride 1 or 2, M == 1, C % 4 == 0, at most
+//   3 valid filter rows) runs whole-row kernels instead (fgRowS1/S2, igRowS1/S2): one call per row
+//   walks every channel group across the full row, border columns as peeled iterations inside it.
+//   The blocked kernels spent about half of the input gradient's time on per-row border passes (one
+//   call per tap and border column, zeroing, read-modify-write) on 24- and 48-column rows.
 
 // ---- conv2d filter gradient: accumulating GEMM tiles, A strided, B and C row-major ----------------
 // The tiles walk `imgs` images of `rows` output rows of K columns (A and B advance by aImg / bImg,
@@ -506,6 +511,186 @@ function fgBlockAny(R: i32, T: i32, acc: usize, accRow: usize, accTap: usize,
   else fgBlock(1, 1, acc, accRow, accTap, xp, xKh, xTap, xOw, xNext, dyp, dyOw, dyNext, rows, lo, hi);
 }
 
+// ---- depthwise filter gradient, whole rows: 3 filter columns, dilation 1, M == 1, C % 4 == 0 ---------
+// One call per output row runs every channel group over the whole row: the interior in the loops
+// above' style, the border columns as peeled iterations that skip the taps falling into the padding,
+// instead of separate one-column passes per tap. acc: dW of the first valid filter row (accRow bytes
+// per filter row, cmB per tap); xRow: its input row (xKh bytes to the next filter row's).
+
+@inline function fgRowS1(R: i32, acc: usize, accRow: usize, xRow: usize, xKh: usize, dyRow: usize, cmB: usize,
+                         W: i32, OW: i32, pl: i32): void {
+  const z = f32x4.splat(0);
+  // Columns i with all three dy columns i + pl - {0,1,2} inside [0, OW).
+  let i0 = 2 - pl; if (i0 < 0) i0 = 0;
+  let i1 = OW - pl; if (i1 > W) i1 = W;
+  if (i1 < i0) i1 = i0;
+  const k2 = xKh * 2, t2 = cmB * 2;
+  const a1 = acc + accRow, a2 = a1 + accRow;
+  for (let jb: usize = 0; jb < cmB; jb += 16) {
+    let s00 = v128.load(acc + jb), s01 = v128.load(acc + jb + cmB), s02 = v128.load(acc + jb + t2);
+    let s10 = z, s11 = z, s12 = z, s20 = z, s21 = z, s22 = z;
+    if (R > 1) { s10 = v128.load(a1 + jb); s11 = v128.load(a1 + jb + cmB); s12 = v128.load(a1 + jb + t2); }
+    if (R > 2) { s20 = v128.load(a2 + jb); s21 = v128.load(a2 + jb + cmB); s22 = v128.load(a2 + jb + t2); }
+    const px0 = xRow + jb, pd0 = dyRow + jb;
+    // Border columns [0, i0) and [i1, W): each tap checked.
+    for (let i = 0; i < W; i++) {
+      if (i == i0) { i = i1; if (i >= W) break; }
+      const px = px0 + <usize>i * cmB;
+      const x0 = v128.load(px);
+      let x1 = z, x2 = z;
+      if (R > 1) x1 = v128.load(px + xKh);
+      if (R > 2) x2 = v128.load(px + k2);
+      let o = i + pl;
+      if (o >= 0 && o < OW) {
+        const d = v128.load(pd0 + <usize>o * cmB);
+        s00 = f32x4.add(s00, f32x4.mul(x0, d));
+        if (R > 1) s10 = f32x4.add(s10, f32x4.mul(x1, d));
+        if (R > 2) s20 = f32x4.add(s20, f32x4.mul(x2, d));
+      }
+      o--;
+      if (o >= 0 && o < OW) {
+        const d = v128.load(pd0 + <usize>o * cmB);
+        s01 = f32x4.add(s01, f32x4.mul(x0, d));
+        if (R > 1) s11 = f32x4.add(s11, f32x4.mul(x1, d));
+        if (R > 2) s21 = f32x4.add(s21, f32x4.mul(x2, d));
+      }
+      o--;
+      if (o >= 0 && o < OW) {
+        const d = v128.load(pd0 + <usize>o * cmB);
+        s02 = f32x4.add(s02, f32x4.mul(x0, d));
+        if (R > 1) s12 = f32x4.add(s12, f32x4.mul(x1, d));
+        if (R > 2) s22 = f32x4.add(s22, f32x4.mul(x2, d));
+      }
+    }
+    if (i1 > i0) {
+      // Interior: d0 = dy[i + pl], d1 = dy[i + pl - 1], d2 = dy[i + pl - 2]; one x load per filter row.
+      let px = px0 + <usize>i0 * cmB, pd = pd0 + <usize>(i0 + pl) * cmB;
+      let d1 = v128.load(pd - cmB), d2 = v128.load(pd - t2);
+      let i = i0;
+      for (;;) {
+        const d0 = v128.load(pd);
+        let x = v128.load(px);
+        s00 = f32x4.add(s00, f32x4.mul(x, d0)); s01 = f32x4.add(s01, f32x4.mul(x, d1)); s02 = f32x4.add(s02, f32x4.mul(x, d2));
+        const last = ++i == i1;
+        if (R > 1) {
+          // Never fire (i0 < i <= i1): they end V8's basic blocks so each filter row's x load is
+          // issued after the previous row's arithmetic (no spills; see fgSlide3).
+          if (i > i1) break;
+          x = v128.load(px + xKh);
+          s10 = f32x4.add(s10, f32x4.mul(x, d0)); s11 = f32x4.add(s11, f32x4.mul(x, d1)); s12 = f32x4.add(s12, f32x4.mul(x, d2));
+        }
+        if (R > 2) {
+          if (i <= i0) break;
+          x = v128.load(px + k2);
+          s20 = f32x4.add(s20, f32x4.mul(x, d0)); s21 = f32x4.add(s21, f32x4.mul(x, d1)); s22 = f32x4.add(s22, f32x4.mul(x, d2));
+        }
+        d2 = d1; d1 = d0;
+        px += cmB; pd += cmB;
+        if (last) break;
+      }
+    }
+    v128.store(acc + jb, s00); v128.store(acc + jb + cmB, s01); v128.store(acc + jb + t2, s02);
+    if (R > 1) { v128.store(a1 + jb, s10); v128.store(a1 + jb + cmB, s11); v128.store(a1 + jb + t2, s12); }
+    if (R > 2) { v128.store(a2 + jb, s20); v128.store(a2 + jb + cmB, s21); v128.store(a2 + jb + t2, s22); }
+  }
+}
+
+// Stride 2: dy column ow meets x columns 2·ow - pl + t.
+@inline function fgRowS2(R: i32, acc: usize, accRow: usize, xRow: usize, xKh: usize, dyRow: usize, cmB: usize,
+                         W: i32, OW: i32, pl: i32): void {
+  const z = f32x4.splat(0);
+  // Columns ow with all three taps inside the row: 2·ow - pl >= 0, 2·ow - pl + 2 < W.
+  let o0 = (pl + 1) >> 1;
+  let o1 = (W - 3 + pl) >= 0 ? (W - 3 + pl) / 2 + 1 : 0;
+  if (o1 > OW) o1 = OW;
+  if (o0 > o1) o0 = o1;
+  const k2 = xKh * 2, t2 = cmB * 2, xOw = cmB * 2;
+  const a1 = acc + accRow, a2 = a1 + accRow;
+  for (let jb: usize = 0; jb < cmB; jb += 16) {
+    let s00 = v128.load(acc + jb), s01 = v128.load(acc + jb + cmB), s02 = v128.load(acc + jb + t2);
+    let s10 = z, s11 = z, s12 = z, s20 = z, s21 = z, s22 = z;
+    if (R > 1) { s10 = v128.load(a1 + jb); s11 = v128.load(a1 + jb + cmB); s12 = v128.load(a1 + jb + t2); }
+    if (R > 2) { s20 = v128.load(a2 + jb); s21 = v128.load(a2 + jb + cmB); s22 = v128.load(a2 + jb + t2); }
+    const px0 = xRow + jb - <usize>pl * cmB, pd0 = dyRow + jb;   // px0: x column 0 of dy column 0
+    for (let ow = 0; ow < OW; ow++) {
+      if (ow == o0) { ow = o1; if (ow >= OW) break; }
+      const d = v128.load(pd0 + <usize>ow * cmB);
+      const c = 2 * ow - pl;
+      const px = px0 + <usize>(2 * ow) * cmB;
+      if (c >= 0 && c < W) {
+        s00 = f32x4.add(s00, f32x4.mul(v128.load(px), d));
+        if (R > 1) s10 = f32x4.add(s10, f32x4.mul(v128.load(px + xKh), d));
+        if (R > 2) s20 = f32x4.add(s20, f32x4.mul(v128.load(px + k2), d));
+      }
+      if (c + 1 >= 0 && c + 1 < W) {
+        const q = px + cmB;
+        s01 = f32x4.add(s01, f32x4.mul(v128.load(q), d));
+        if (R > 1) s11 = f32x4.add(s11, f32x4.mul(v128.load(q + xKh), d));
+        if (R > 2) s21 = f32x4.add(s21, f32x4.mul(v128.load(q + k2), d));
+      }
+      if (c + 2 >= 0 && c + 2 < W) {
+        const q = px + t2;
+        s02 = f32x4.add(s02, f32x4.mul(v128.load(q), d));
+        if (R > 1) s12 = f32x4.add(s12, f32x4.mul(v128.load(q + xKh), d));
+        if (R > 2) s22 = f32x4.add(s22, f32x4.mul(v128.load(q + k2), d));
+      }
+    }
+    let px = px0 + <usize>(2 * o0) * cmB, pd = pd0 + <usize>o0 * cmB;
+    if (R > 2) {
+      // See fgStride2T3: no carries, one basic block per filter row.
+      for (let ow = o0; ow < o1; ow++) {
+        const d = v128.load(pd);
+        s00 = f32x4.add(s00, f32x4.mul(v128.load(px), d));
+        s01 = f32x4.add(s01, f32x4.mul(v128.load(px + cmB), d));
+        s02 = f32x4.add(s02, f32x4.mul(v128.load(px + xOw), d));
+        if (ow > o1) break;
+        let q = px + xKh;
+        s10 = f32x4.add(s10, f32x4.mul(v128.load(q), d));
+        s11 = f32x4.add(s11, f32x4.mul(v128.load(q + cmB), d));
+        s12 = f32x4.add(s12, f32x4.mul(v128.load(q + xOw), d));
+        if (ow < o0) break;
+        q = px + k2;
+        s20 = f32x4.add(s20, f32x4.mul(v128.load(q), d));
+        s21 = f32x4.add(s21, f32x4.mul(v128.load(q + cmB), d));
+        s22 = f32x4.add(s22, f32x4.mul(v128.load(q + xOw), d));
+        px += xOw; pd += cmB;
+      }
+    } else if (o1 > o0) {
+      let c0 = v128.load(px), c1 = z;
+      if (R > 1) c1 = v128.load(px + xKh);
+      for (let ow = o0; ow < o1; ow++) {
+        const d = v128.load(pd);
+        let x1 = v128.load(px + cmB), x2 = v128.load(px + xOw);
+        s00 = f32x4.add(s00, f32x4.mul(c0, d)); s01 = f32x4.add(s01, f32x4.mul(x1, d)); s02 = f32x4.add(s02, f32x4.mul(x2, d));
+        c0 = x2;
+        if (R > 1) {
+          const q = px + xKh;
+          x1 = v128.load(q + cmB); x2 = v128.load(q + xOw);
+          s10 = f32x4.add(s10, f32x4.mul(c1, d)); s11 = f32x4.add(s11, f32x4.mul(x1, d)); s12 = f32x4.add(s12, f32x4.mul(x2, d));
+          c1 = x2;
+        }
+        px += xOw; pd += cmB;
+      }
+    }
+    v128.store(acc + jb, s00); v128.store(acc + jb + cmB, s01); v128.store(acc + jb + t2, s02);
+    if (R > 1) { v128.store(a1 + jb, s10); v128.store(a1 + jb + cmB, s11); v128.store(a1 + jb + t2, s12); }
+    if (R > 2) { v128.store(a2 + jb, s20); v128.store(a2 + jb + cmB, s21); v128.store(a2 + jb + t2, s22); }
+  }
+}
+
+function fgRowAny(S: i32, R: i32, acc: usize, accRow: usize, xRow: usize, xKh: usize, dyRow: usize, cmB: usize,
+                  W: i32, OW: i32, pl: i32): void {
+  if (S == 1) {
+    if (R == 3) fgRowS1(3, acc, accRow, xRow, xKh, dyRow, cmB, W, OW, pl);
+    else if (R == 2) fgRowS1(2, acc, accRow, xRow, xKh, dyRow, cmB, W, OW, pl);
+    else fgRowS1(1, acc, accRow, xRow, xKh, dyRow, cmB, W, OW, pl);
+  } else {
+    if (R == 3) fgRowS2(3, acc, accRow, xRow, xKh, dyRow, cmB, W, OW, pl);
+    else if (R == 2) fgRowS2(2, acc, accRow, xRow, xKh, dyRow, cmB, W, OW, pl);
+    else fgRowS2(1, acc, accRow, xRow, xKh, dyRow, cmB, W, OW, pl);
+  }
+}
+
 /** Widens one image x[H,W,C] to xe[H,W,C*M] (each channel repeated M times). */
 function widenChannels(x: usize, xe: usize, pixels: i32, C: i32, M: i32): void {
   let px = x, pe = xe;
@@ -585,6 +770,19 @@ export function depthwiseBackpropFilterF32x4(x: usize, dy: usize, dW: usize,
   const xOw = <usize>sw * cmB, xTap = <usize>dw * cmB, xKh = <usize>dh * W * cmB;
   const xNext = <usize>sh * W * cmB, dyNext = <usize>OW * cmB;
   const accTap = cmB, accRow = <usize>KW * cmB;
+  // Whole-row kernels: 3 filter columns, dilation 1, stride 1 or 2, no channel multiplier, KH <= 3.
+  if (M == 1 && CM4 == CM && KW == 3 && dw == 1 && (sw == 1 || sw == 2) && KH <= 3) {
+    for (let n = 0; n < N; n++) {
+      for (let oh = 0; oh < OH; oh++) {
+        const a = khLo(oh, sh, dh, pt, KH), b = khHi(oh, sh, dh, pt, H, KH);
+        if (b <= a) continue;
+        fgRowAny(sw, b - a, dW + ((<usize>a * KW * CM) << 2), accRow,
+          x + ((<usize>((n * H + oh * sh - pt + a * dh) * W * CM)) << 2), xKh,
+          dy + ((<usize>(n * OH + oh) * OW * CM) << 2), cmB, W, OW, pl);
+      }
+    }
+    return;
+  }
   if (CM4 > 0) {
     for (let n = 0; n < N; n++) {
       let xi = x + ((<usize>n * H * W * C) << 2);
@@ -826,6 +1024,157 @@ function igColumn(R: i32, tp: usize, iw: i32, cmB: usize, dyp: usize, dyKh: usiz
   v128.store(tp + <usize>iw * cmB, s);
 }
 
+// ---- depthwise input gradient, whole rows: 3 filter columns, dilation 1, M == 1, C % 4 == 0 ----------
+// One call per input row runs every channel group over the whole row, borders included (peeled
+// iterations, not separate passes), and stores each output once: no zeroing, no read-modify-write.
+// R filter rows (their dy rows dyKh bytes apart, weights wKh apart), weights of tap kw at kw*cmB.
+
+// Stride 1: dy column o feeds input columns iw = o - pl + kw. Sliding partial sums A (iw = o - pl,
+// complete after o), B (o - pl + 1), C (o - pl + 2).
+@inline function igRowS1(R: i32, dxRow: usize, dyRow: usize, dyKh: usize, wRow: usize, wKh: usize, cmB: usize,
+                         W: i32, OW: i32, pl: i32): void {
+  const z = f32x4.splat(0);
+  const oHead = pl < OW ? pl : OW;
+  const oMain = OW < W + pl ? OW : W + pl;
+  const r2 = dyKh * 2;
+  for (let jb: usize = 0; jb < cmB; jb += 16) {
+    const wp = wRow + jb, w1 = wp + wKh, w2 = w1 + wKh;
+    const k00 = v128.load(wp), k01 = v128.load(wp + cmB), k02 = v128.load(wp + cmB * 2);
+    let k10 = z, k11 = z, k12 = z, k20 = z, k21 = z, k22 = z;
+    if (R > 1) { k10 = v128.load(w1); k11 = v128.load(w1 + cmB); k12 = v128.load(w1 + cmB * 2); }
+    if (R > 2) { k20 = v128.load(w2); k21 = v128.load(w2 + cmB); k22 = v128.load(w2 + cmB * 2); }
+    let pd = dyRow + jb, pt = dxRow + jb;
+    let A = z, B = z;
+    let o = 0;
+    for (; o < oHead; o++) {
+      let d = v128.load(pd);
+      let C = f32x4.mul(d, k02);
+      B = f32x4.add(B, f32x4.mul(d, k01));
+      if (R > 1) {
+        d = v128.load(pd + dyKh);
+        B = f32x4.add(B, f32x4.mul(d, k11)); C = f32x4.add(C, f32x4.mul(d, k12));
+      }
+      if (R > 2) {
+        d = v128.load(pd + r2);
+        B = f32x4.add(B, f32x4.mul(d, k21)); C = f32x4.add(C, f32x4.mul(d, k22));
+      }
+      A = B; B = C;
+      pd += cmB;
+    }
+    for (; o < oMain; o++) {
+      let d = v128.load(pd);
+      A = f32x4.add(A, f32x4.mul(d, k00)); B = f32x4.add(B, f32x4.mul(d, k01));
+      let C = f32x4.mul(d, k02);
+      if (R > 1) {
+        if (o > oMain) break;   // never fires: ends the block so V8 loads the next row's dy late
+        d = v128.load(pd + dyKh);
+        A = f32x4.add(A, f32x4.mul(d, k10)); B = f32x4.add(B, f32x4.mul(d, k11)); C = f32x4.add(C, f32x4.mul(d, k12));
+      }
+      if (R > 2) {
+        if (o < oHead) break;
+        d = v128.load(pd + r2);
+        A = f32x4.add(A, f32x4.mul(d, k20)); B = f32x4.add(B, f32x4.mul(d, k21)); C = f32x4.add(C, f32x4.mul(d, k22));
+      }
+      v128.store(pt, A);
+      A = B; B = C;
+      pd += cmB; pt += cmB;
+    }
+    if (oMain == OW) {
+      const i0 = OW - pl;
+      if (i0 >= 0 && i0 < W) v128.store(dxRow + jb + <usize>i0 * cmB, A);
+      if (i0 + 1 >= 0 && i0 + 1 < W) v128.store(dxRow + jb + <usize>(i0 + 1) * cmB, B);
+    }
+  }
+  // Input columns no dy column reaches.
+  let iz = OW - pl + 2;
+  if (iz < 0) iz = 0;
+  if (iz < W) memory.fill(dxRow + <usize>iz * cmB, 0, <usize>(W - iz) * cmB);
+}
+
+// Stride 2: with c = iw + pl, even c = 2j takes dy[j]·w0 + dy[j-1]·w2, odd c = 2j + 1 takes dy[j]·w1.
+// Needs pl <= 2 (then j >= 1 never stores left of the row).
+@inline function igRowS2(R: i32, dxRow: usize, dyRow: usize, dyKh: usize, wRow: usize, wKh: usize, cmB: usize,
+                         W: i32, OW: i32, pl: i32): void {
+  const z = f32x4.splat(0);
+  // Main loop j in [1, jm): both stores inside the row (2j + 1 - pl < W).
+  let jm = (W + pl) >> 1;
+  if (jm > OW) jm = OW;
+  if (jm < 1) jm = 1;
+  const r2 = dyKh * 2, t2 = cmB * 2;
+  for (let jb: usize = 0; jb < cmB; jb += 16) {
+    const wp = wRow + jb, w1 = wp + wKh, w2 = w1 + wKh;
+    const k00 = v128.load(wp), k01 = v128.load(wp + cmB), k02 = v128.load(wp + t2);
+    let k10 = z, k11 = z, k12 = z, k20 = z, k21 = z, k22 = z;
+    if (R > 1) { k10 = v128.load(w1); k11 = v128.load(w1 + cmB); k12 = v128.load(w1 + t2); }
+    if (R > 2) { k20 = v128.load(w2); k21 = v128.load(w2 + cmB); k22 = v128.load(w2 + t2); }
+    const pt0 = dxRow + jb - <usize>pl * cmB;   // column c
+    let pd = dyRow + jb;
+    // j = 0: c = 0, 1.
+    {
+      let d = v128.load(pd);
+      let e = f32x4.mul(d, k00), o = f32x4.mul(d, k01);
+      if (R > 1) { d = v128.load(pd + dyKh); e = f32x4.add(e, f32x4.mul(d, k10)); o = f32x4.add(o, f32x4.mul(d, k11)); }
+      if (R > 2) { d = v128.load(pd + r2); e = f32x4.add(e, f32x4.mul(d, k20)); o = f32x4.add(o, f32x4.mul(d, k21)); }
+      if (pl == 0) v128.store(pt0, e);
+      if (1 - pl >= 0 && 1 - pl < W) v128.store(pt0 + cmB, o);
+    }
+    pd += cmB;
+    let pt = pt0 + t2;
+    let j = 1;
+    for (; j < jm; j++) {
+      let d = v128.load(pd);
+      let e = f32x4.add(f32x4.mul(d, k00), f32x4.mul(v128.load(pd - cmB), k02));
+      let o = f32x4.mul(d, k01);
+      if (R > 1) {
+        d = v128.load(pd + dyKh);
+        e = f32x4.add(e, f32x4.add(f32x4.mul(d, k10), f32x4.mul(v128.load(pd + dyKh - cmB), k12)));
+        o = f32x4.add(o, f32x4.mul(d, k11));
+      }
+      if (R > 2) {
+        d = v128.load(pd + r2);
+        e = f32x4.add(e, f32x4.add(f32x4.mul(d, k20), f32x4.mul(v128.load(pd + r2 - cmB), k22)));
+        o = f32x4.add(o, f32x4.mul(d, k21));
+      }
+      v128.store(pt, e); v128.store(pt + cmB, o);
+      pt += t2; pd += cmB;
+    }
+    // Tail: j in [jm, OW] (j == OW: only dy[OW-1]·w2), stores checked.
+    for (; j <= OW; j++) {
+      const c = 2 * j - pl;
+      if (c >= W) break;
+      let e = f32x4.mul(v128.load(pd - cmB), k02), o = z;
+      if (R > 1) e = f32x4.add(e, f32x4.mul(v128.load(pd + dyKh - cmB), k12));
+      if (R > 2) e = f32x4.add(e, f32x4.mul(v128.load(pd + r2 - cmB), k22));
+      if (j < OW) {
+        let d = v128.load(pd);
+        e = f32x4.add(e, f32x4.mul(d, k00)); o = f32x4.mul(d, k01);
+        if (R > 1) { d = v128.load(pd + dyKh); e = f32x4.add(e, f32x4.mul(d, k10)); o = f32x4.add(o, f32x4.mul(d, k11)); }
+        if (R > 2) { d = v128.load(pd + r2); e = f32x4.add(e, f32x4.mul(d, k20)); o = f32x4.add(o, f32x4.mul(d, k21)); }
+      }
+      v128.store(pt, e);
+      if (c + 1 < W) v128.store(pt + cmB, o);
+      pt += t2; pd += cmB;
+    }
+  }
+  // Input columns no dy column reaches: c > 2*OW.
+  let iz = 2 * OW + 1 - pl;
+  if (iz < 0) iz = 0;
+  if (iz < W) memory.fill(dxRow + <usize>iz * cmB, 0, <usize>(W - iz) * cmB);
+}
+
+function igRowAny(S: i32, R: i32, dxRow: usize, dyRow: usize, dyKh: usize, wRow: usize, wKh: usize, cmB: usize,
+                  W: i32, OW: i32, pl: i32): void {
+  if (S == 1) {
+    if (R == 3) igRowS1(3, dxRow, dyRow, dyKh, wRow, wKh, cmB, W, OW, pl);
+    else if (R == 2) igRowS1(2, dxRow, dyRow, dyKh, wRow, wKh, cmB, W, OW, pl);
+    else igRowS1(1, dxRow, dyRow, dyKh, wRow, wKh, cmB, W, OW, pl);
+  } else {
+    if (R == 3) igRowS2(3, dxRow, dyRow, dyKh, wRow, wKh, cmB, W, OW, pl);
+    else if (R == 2) igRowS2(2, dxRow, dyRow, dyKh, wRow, wKh, cmB, W, OW, pl);
+    else igRowS2(1, dxRow, dyRow, dyKh, wRow, wKh, cmB, W, OW, pl);
+  }
+}
+
 @inline function gcd(a: i32, b: i32): i32 {
   while (b != 0) { const t = a % b; a = b; b = t; }
   return a;
@@ -894,6 +1243,10 @@ export function depthwiseBackpropInputF32x4(dy: usize, w: usize, dx: usize,
   const tStep = <usize>sw * cmB;
   const wTap = <usize>kwStep * cmB, wKh = <usize>khStep * KW * cmB;
   const dyKh = <usize>(-(dhq * OW * CM) << 2);  // next valid kh reads dy dhq rows up
+  // Whole-row kernels: 3 filter columns, dilation 1, stride 1 or 2, no channel multiplier, at most 3
+  // valid filter rows per input row.
+  const rowPath = M == 1 && CM4 == CM && KW == 3 && dw == 1 && (sw == 1 || (sw == 2 && pl <= 2)) &&
+    (KH - 1) / khStep + 1 <= 3;
   if (CM4 > 0) {
     for (let n = 0; n < N; n++) {
       for (let ih = 0; ih < H; ih++) {
@@ -913,6 +1266,12 @@ export function depthwiseBackpropInputF32x4(dy: usize, w: usize, dx: usize,
           kB = kh + khStep;
         }
         const nKh = kB > kA ? (kB - kA) / khStep : 0;
+        if (rowPath) {
+          if (nKh == 0) memory.fill(dxRow, 0, (<usize>W * CM) << 2);
+          else igRowAny(sw, nKh, dxRow, dy + ((<usize>(n * OH + (ch - kA * dh) / sh) * OW * CM) << 2), dyKh,
+                        w + ((<usize>kA * KW * CM) << 2), wKh, cmB, W, OW, pl);
+          continue;
+        }
         if (sw == 2 && dw == 1 && KW == 3 && nKh >= 1 && nKh <= 3) {
           // Stride-2 3-column fast path: interior dy columns j in [j0, j1) write input columns
           // [2*j0 - pl, 2*j1 - pl); the rest are border columns.

@@ -194,12 +194,16 @@ async function main(): Promise<void> {
   const overrides = overrideRows();
 
   const f1 = (v: number): string => v.toFixed(1);
-  console.log('\n| case | ours ms | ours GFLOP/s | kernel-only GFLOP/s | XNNPACK conv2d fwd GFLOP/s | ratio (mean) | ratio (best) | XNNPACK depthwise fwd GFLOP/s | first call ms |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  // 'ratio' columns: ours / XNNPACK's dense conv2d forward on the same input (FLOP rates); for depthwise
+  // cases also ours / XNNPACK's depthwise forward of equal FLOPs (the like-for-like peer).
+  console.log('\n| case | ours ms | ours GFLOP/s | kernel-only GFLOP/s | XNNPACK conv2d fwd GFLOP/s | ratio (mean) | ratio (best) | XNNPACK depthwise fwd GFLOP/s | ours / depthwise fwd (mean) | ours / depthwise fwd (best) | first call ms |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
+    const dw = r.xnnDepthwise;
     console.log(`| ${r.name} | ${r.ours.meanMs.toFixed(2)} | ${f1(r.ours.gflops)} | ${f1(r.kernelOnly.gflops)} | ` +
       `${f1(r.xnnConv.gflops)} | ${r.ratio.toFixed(2)} | ${r.ratioBest.toFixed(2)} | ` +
-      `${r.xnnDepthwise ? f1(r.xnnDepthwise.gflops) : '-'} | ${r.firstCallMs.toFixed(1)} |`);
+      `${dw ? f1(dw.gflops) : '-'} | ${dw ? (r.ours.gflops / dw.gflops).toFixed(2) : '-'} | ` +
+      `${dw ? (r.ours.gflopsBest / dw.gflopsBest).toFixed(2) : '-'} | ${r.firstCallMs.toFixed(1)} |`);
   }
   const trunkDw = rows.filter((r) => r.callsPerStep > 0);
   if (trunkDw.length) {

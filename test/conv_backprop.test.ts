@@ -241,6 +241,31 @@ describe('depthwise gradients (DepthwiseConv2dNativeBackpropFilter / BackpropInp
       close(depthwiseConv2dBackpropInput(dy, w, g), ref.dx!, `input vs cpu ${describeCase(c)}`);
     });
   });
+
+  it('whole-row kernels (3 filter columns, dilation 1, M = 1, C % 4 == 0) match the scalar twin at every border', () => {
+    // Explicit geometries (pads 0-3 on each side independently, widths 1-13, strides 1-2 per axis,
+    // 1-4 filter rows, row dilation 1-2), so the peeled border columns, uncovered columns and rows
+    // with 0-3 valid filter rows all occur; a few cases fall back (stride 3, 4 filter rows).
+    const r = rng(11);
+    let n = 0;
+    while (n < 150) {
+      const C = 4 * int(r, 1, 4), KH = int(r, 1, 4), sh = int(r, 1, 2), sw = int(r, 1, 3), dh = int(r, 1, 2);
+      const H = int(r, 1, 12), W = int(r, 1, 13), N = int(r, 1, 2);
+      const pt = int(r, 0, 3), pb = int(r, 0, 3), pl = int(r, 0, 3), pr = int(r, 0, 3);
+      const OH = Math.floor((H + pt + pb - ((KH - 1) * dh + 1)) / sh) + 1, OW = Math.floor((W + pl + pr - 3) / sw) + 1;
+      if (OH < 1 || OW < 1) continue;
+      n++;
+      const g: ConvGeometry = {
+        batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: C,
+        filterHeight: KH, filterWidth: 3, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: 1,
+        padTop: pt, padLeft: pl,
+      };
+      const x = randn(r, N * H * W * C), dy = randn(r, N * OH * OW * C), w = randn(r, KH * 3 * C);
+      const what = JSON.stringify(g);
+      close(depthwiseConv2dBackpropFilter(x, dy, g), depthwiseConv2dBackpropFilter(x, dy, g, { simd: false }), `filter ${what}`, 1e-5);
+      close(depthwiseConv2dBackpropInput(dy, w, g), depthwiseConv2dBackpropInput(dy, w, g, { simd: false }), `input ${what}`, 1e-5);
+    }
+  });
 });
 
 describe('WASM memory', () => {
