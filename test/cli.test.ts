@@ -61,12 +61,18 @@ test('rlepose demo (tiny budget) runs end to end: data, two trainings, COCO eval
       }
     }
     assert.ok(Array.isArray(summary.rle.calibration.flow));
+    assert.equal(summary.config.augment, 'noflip');
+    assert.equal(summary.config.flip_test, false);
+    for (const m of ['rle', 'l1']) assert.equal(summary[m].train_augment.flipProb, 0, `${m} trained without flips`);
     for (const f of ['predictions.svg', 'density.svg', 'loss-curves.svg', 'metrics.svg', 'calibration.svg']) {
       assert.match(readFileSync(join(dir, f), 'utf8'), /<svg[\s\S]*<\/svg>\s*$/, f);
     }
     const bad = spawnSync(process.execPath, [CLI, 'demo', '--steps', 'x', '--out', dir], { encoding: 'utf8' });
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /--steps must be a positive integer, got x/);
+    const badAug = spawnSync(process.execPath, [CLI, 'demo', '--augment', 'strong', '--out', dir], { encoding: 'utf8' });
+    assert.notEqual(badAug.status, 0);
+    assert.match(badAug.stderr, /augment: expected one of paper, mild, noflip, none, got "strong"/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -14,7 +14,7 @@ import {
   applyAffine, boxToCenterScale, cropMatrix, cropMatrixInverse, invertAffine, keypointsToTarget, swapFlipPairs, targetToImage,
   warpAffineBilinear, IMAGENET_NORM, type Convention,
 } from '../src/data/transforms.js';
-import { halfBodyBox, resolveAugmentOptions, sampleCropParams } from '../src/data/augment.js';
+import { AUGMENT_PRESETS, halfBodyBox, resolveAugmentOptions, resolveAugmentPreset, sampleCropParams } from '../src/data/augment.js';
 import { TopDownDataset } from '../src/data/dataset.js';
 import {
   generateSynthetic, renderKeypointOverlay, syntheticImageProvider, tileImages, COCO_KEYPOINT_NAMES, COCO_SKELETON_1BASED, SYNTHETIC_DIFFICULTY,
@@ -455,6 +455,20 @@ describe('augment', () => {
     const few = kps.slice(); for (let k = 0; k < 10; k++) few[3 * k + 2] = 0;
     for (let i = 0; i < 200; i++) assert.equal(sampleCropParams(r, few, box, 0.75, o).halfBody, false);
     assert.throws(() => resolveAugmentOptions({ flipProb: 2 }, 17), /augment: flipProb must be in \[0, 1\], got 2/);
+  });
+
+  test('presets: paper = the defaults, mild and noflip are milder, none is off; unknown names are errors', () => {
+    assert.deepEqual(resolveAugmentPreset('paper'), {});
+    assert.equal(resolveAugmentPreset('none'), false);
+    assert.equal(resolveAugmentPreset(true), true);
+    const mild = resolveAugmentOptions(resolveAugmentPreset('mild') as object, 17), paper = resolveAugmentOptions({}, 17);
+    assert.ok(mild.rotFactor < paper.rotFactor && mild.rotProb < paper.rotProb && mild.scaleFactor < paper.scaleFactor && mild.halfBodyProb === 0);
+    assert.equal(resolveAugmentOptions(resolveAugmentPreset('noflip') as object, 17).flipProb, 0);
+    assert.deepEqual(Object.keys(AUGMENT_PRESETS).sort(), ['mild', 'noflip', 'none', 'paper']);
+    assert.throws(() => resolveAugmentPreset('strong'), /augment: expected one of paper, mild, noflip, none, got "strong"/);
+    const r = new Rng(3), o = resolveAugmentOptions(resolveAugmentPreset('noflip') as object, 17);
+    const kps = new Float32Array(51).fill(1);
+    for (let i = 0; i < 500; i++) assert.equal(sampleCropParams(r, kps, boxToCenterScale([0, 0, 50, 100], 0.75), 0.75, o).flip, false);
   });
 
   test('half body: box around the upper or lower labelled joints, ×1.5', () => {

@@ -35,6 +35,9 @@ export interface DemoOptions {
   augment?: string;
   /** Synthetic benchmark difficulty: a preset name or a number in [0, 1] (default 'medium'). */
   difficulty?: string | number;
+  /** Average each prediction with that of the mirrored crop (default false: on the synthetic benchmark
+   *  left and right are told apart by colour, which a mirror does not swap). */
+  flipTest?: boolean;
   /** Network input [H, W] of both models (default 128×96). */
   input?: [number, number];
 }
@@ -47,6 +50,8 @@ interface ModelEval {
   'PCK@0.05': number; 'PCK@0.1': number; 'PCK@0.2': number;
   mean_error_px: number;
   train_steps: number; train_seconds: number; final_loss: number;
+  /** The augmentation options the training job reported it used (false: none). */
+  train_augment?: unknown;
   calibration?: { levels: number[]; flow: number[]; laplace: number[]; gaussian: number[]; error_to_sigma: number };
 }
 
@@ -55,11 +60,11 @@ function isTTY(): boolean { return !!process.stdout.isTTY; }
 export async function runDemo(o: DemoOptions): Promise<number> {
   const t0 = performance.now();
   const out = resolve(o.out);
-  const images = o.images ?? (o.quick ? 1200 : 6000);
-  const steps = o.steps ?? (o.quick ? 220 : 1400);
+  const images = o.images ?? (o.quick ? 2000 : 6000);
+  const steps = o.steps ?? (o.quick ? 400 : 2000);
   const batch = o.batch ?? 32;
   const INPUT = o.input ?? DEFAULT_INPUT;
-  const augmentName = o.augment ?? 'mild';
+  const augmentName = o.augment ?? 'noflip';
   const augment = resolveAugmentPreset(augmentName);
   const difficulty = typeof o.difficulty === 'string' && o.difficulty.trim() !== '' && !Number.isNaN(Number(o.difficulty)) ? Number(o.difficulty) : o.difficulty ?? 'medium';
   mkdirSync(out, { recursive: true });
@@ -90,8 +95,10 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const trainSeconds = new Map<string, number>();
   const multi = new cliProgress.MultiBar({ format: '  train {name} [{bar}] {value}/{total} steps  loss {loss}  {duration_formatted} (eta {eta_formatted})', noTTYOutput: true, notTTYSchedule: 15000, hideCursor: true }, cliProgress.Presets.shades_classic);
   const bars = new Map(jobs.map((j) => [j.name, multi.create(steps, 0, { name: j.name.padEnd(3), loss: '-' })]));
+  const augmentUsed = new Map<string, unknown>();
   const onMsg = (m: JobMessage) => {
-    if (m.type === 'step') bars.get(m.name)!.update(m.step, { loss: m.loss.toFixed(3) });
+    if (m.type === 'start') augmentUsed.set(m.name, m.augment);
+    else if (m.type === 'step') bars.get(m.name)!.update(m.step, { loss: m.loss.toFixed(3) });
     else if (m.type === 'done') { histories.set(m.name, m.history); trainSeconds.set(m.name, m.ms / 1000); }
   };
   const parallel = !o.sequential && cpus().length >= 2;
@@ -125,7 +132,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     trainer.dispose();
     nets.set(j.name, net);
     ebar.start(N, 0, { name: j.name });
-    const p = await predictDataset(tf, net, vds, { flipTest: true, onProgress: (d) => ebar.update(d) });
+    const p = await predictDataset(tf, net, vds, { flipTest: !!o.flipTest, onProgress: (d) => ebar.update(d) });
     ebar.stop();
     preds.set(j.name, p);
     const ap = evaluateCocoKeypoints(gt, cocoResults(vds, p, j.variant === 'l1' ? 'constant' : 'rle'));
@@ -137,7 +144,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       'PCK@0.1': pck(p.pred, gtKp, vis, norm, 0.1, { shape: [N, K, 2] }).pck,
       'PCK@0.2': pck(p.pred, gtKp, vis, norm, 0.2, { shape: [N, K, 2] }).pck,
       mean_error_px: meanError(p.pred, gtKp, vis, { shape: [N, K, 2] }).mean,
-      train_steps: steps, train_seconds: trainSeconds.get(j.name) ?? NaN,
+      train_steps: steps, train_seconds: trainSeconds.get(j.name) ?? NaN, train_augment: augmentUsed.get(j.name),
       final_loss: (histories.get(j.name) ?? []).slice(-20).reduce((a, [, l], _, arr) => a + l / arr.length, 0),
     };
     if (j.variant !== 'l1') {
@@ -193,7 +200,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   delete summary._calibrationSvg;
   Object.assign(summary, {
     rle, l1, verdict,
-    config: { images, steps, batch, input: INPUT, seed: o.seed, quick: o.quick, augment: augmentName, difficulty, trunk: 'small (BasicBlock [32,64,128,256] x1)', parallel },
+    config: { images, steps, batch, input: INPUT, seed: o.seed, quick: o.quick, augment: augmentName, flip_test: !!o.flipTest, difficulty, trunk: 'small (BasicBlock [32,64,128,256] x1)', parallel },
     seconds: (performance.now() - t0) / 1000,
   });
   files['summary.json'] = JSON.stringify(summary, null, 2);

@@ -143,10 +143,12 @@ export async function main(argv: string[]): Promise<number> {
     .option('--quick', 'a smaller run (about 5 minutes on 2 cores)')
     .option('--out <dir>', 'report folder', 'rlepose-out')
     .option('--seed <n>', 'seed of the data and both trainings', '1')
-    .option('--images <n>', 'synthetic images (default 6000, quick 1200)')
-    .option('--steps <n>', 'training steps per model (default 1400, quick 220)')
+    .option('--images <n>', 'synthetic images (default 6000, quick 2000)')
+    .option('--steps <n>', 'training steps per model (default 2000, quick 400)')
     .option('--sequential', 'train the two models one after the other in this thread')
-    .option('--augment <preset>', 'training augmentation of both models: mild | paper | none', 'mild')
+    .option('--augment <preset>', 'training augmentation of both models: noflip | mild | paper | none (flips contradict the\n' +
+      'benchmark\'s colour-coded left/right)', 'noflip')
+    .option('--flip-test', 'average predictions with those of mirrored crops (off: the benchmark marks left/right by colour)')
     .option('--input <HxW>', 'network input size of both models', '128x96')
     .option('--difficulty <d>', 'synthetic benchmark difficulty: easy | medium | hard or a number in [0, 1]', 'medium')
     .addHelpText('after', '\nExamples:\n  rlepose demo --quick\n  rlepose demo --out my-report --seed 7')
@@ -159,7 +161,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!Number.isInteger(n) || n < 1) throw new RangeError(`rlepose demo: --${name} must be a positive integer, got ${v}`);
         return n;
       };
-      code = await runDemo({ quick: !!opts.quick, out: opts.out, seed: num(opts.seed, 'seed') ?? 1, images: num(opts.images, 'images'), steps: num(opts.steps, 'steps'), sequential: !!opts.sequential, augment: opts.augment, difficulty: opts.difficulty, input: parseSize('rlepose demo', opts.input) });
+      code = await runDemo({ quick: !!opts.quick, out: opts.out, seed: num(opts.seed, 'seed') ?? 1, images: num(opts.images, 'images'), steps: num(opts.steps, 'steps'), sequential: !!opts.sequential, augment: opts.augment, difficulty: opts.difficulty, flipTest: !!opts.flipTest, input: parseSize('rlepose demo', opts.input) });
     });
   program
     .command('train')

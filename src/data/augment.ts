@@ -48,11 +48,16 @@ export const COCO_FLIP_PAIRS_17: ReadonlyArray<readonly [number, number]> = Obje
 /**
  * Named settings. `paper`: the defaults above (made for 200+ epoch runs). `mild`: flips, ±15° rotations
  * on 20% of crops, ×[0.85, 1.15] scale, no half body — for runs of a few thousand steps, where the paper's
- * setting keeps a small network near the mean pose (docs/data.md). `none`: no augmentation.
+ * setting keeps a small network near the mean pose (docs/data.md). `noflip`: `mild` without flips.
+ * `none`: no augmentation.
  */
-export const AUGMENT_PRESETS: Readonly<Record<'paper' | 'mild' | 'none', AugmentOptions | false>> = Object.freeze({
+export const AUGMENT_PRESETS: Readonly<Record<'paper' | 'mild' | 'noflip' | 'none', AugmentOptions | false>> = Object.freeze({
   paper: Object.freeze({}),
   mild: Object.freeze({ flipProb: 0.5, rotFactor: 15, rotClip: 30, rotProb: 0.2, scaleFactor: 0.15, halfBodyProb: 0 }),
+  /** `mild` without flips: for data whose left and right are marked by appearance rather than by anatomy
+   *  (the built-in synthetic benchmark colours left limbs lighter and warmer), where a mirrored crop with
+   *  swapped labels contradicts the unmirrored ones. */
+  noflip: Object.freeze({ flipProb: 0, rotFactor: 15, rotClip: 30, rotProb: 0.2, scaleFactor: 0.15, halfBodyProb: 0 }),
   none: false,
 });
 

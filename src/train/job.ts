@@ -40,7 +40,7 @@ export interface TrainingJob {
 }
 
 export type JobMessage =
-  | { type: 'start'; name: string; samples: number; skipped: Array<{ reason: string; count: number }>; backend: string }
+  | { type: 'start'; name: string; samples: number; skipped: Array<{ reason: string; count: number }>; backend: string; augment: AugmentOptions | false }
   | { type: 'step'; name: string; step: number; steps: number; loss: number; lr: number; ms: number }
   | { type: 'done'; name: string; history: Array<[number, number]>; ms: number }
   | { type: 'error'; message: string; stack?: string };
@@ -53,7 +53,7 @@ export async function runTrainingJob(job: TrainingJob, post: (m: JobMessage) => 
   const ds = new TopDownDataset(data.samples, data.readImage, {
     inputSize: job.inputSize, convention: layout, augment, seed: job.seed, cacheImages: true, flipPairs: data.flipPairs,
   });
-  post({ type: 'start', name: job.name, samples: ds.samples.length, skipped: data.skipped, backend: rep.network ?? '?' });
+  post({ type: 'start', name: job.name, samples: ds.samples.length, skipped: data.skipped, backend: rep.network ?? '?', augment: augment === true ? {} : augment });
   const trunk = typeof job.trunk === 'string' ? TRUNK_PRESETS[job.trunk] : job.trunk ?? TRUNK_PRESETS.small;
   let net: RegressFlowNet, trainer: Trainer, resume: LoopState | undefined;
   if (job.resumeFrom) {
