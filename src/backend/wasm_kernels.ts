@@ -51,12 +51,19 @@ function asBackend(kernel: string, b: unknown): WasmBackendLike {
   return o as WasmBackendLike;
 }
 
-function input(kernel: string, inputs: NamedTensorInfoMap, name: string): TensorInfo & { shape: [number, number, number, number] } {
+/** A float32 input of a kernel, of the given rank if one is given. */
+function f32Input(kernel: string, inputs: NamedTensorInfoMap, name: string, rank?: number): TensorInfo {
   const t = inputs[name];
   if (!t) fail(kernel, `input '${name}' is missing`, TypeError);
   if (t.dtype !== 'float32') fail(kernel, `input '${name}' must be float32, got ${t.dtype}`, TypeError);
-  if (t.shape.length !== 4) fail(kernel, `input '${name}' must be rank 4 (NHWC), got shape [${t.shape.join(',')}]`, RangeError);
-  return t as TensorInfo & { shape: [number, number, number, number] };
+  if (rank !== undefined && t.shape.length !== rank) {
+    fail(kernel, `input '${name}' must be rank ${rank}${rank === 4 ? ' (NHWC)' : ''}, got shape [${t.shape.join(',')}]`, RangeError);
+  }
+  return t;
+}
+
+function input(kernel: string, inputs: NamedTensorInfoMap, name: string): TensorInfo & { shape: [number, number, number, number] } {
+  return f32Input(kernel, inputs, name, 4) as TensorInfo & { shape: [number, number, number, number] };
 }
 
 function shape4(kernel: string, name: string, v: unknown, min = 1): [number, number, number, number] {
@@ -144,13 +151,6 @@ function makeKernels(tf: TfKernelRegistry): KernelConfig[] {
     return out;
   };
 
-  const f32 = (K: string, inputs: NamedTensorInfoMap, name: string, rank?: number): TensorInfo => {
-    const t = inputs[name];
-    if (!t) fail(K, `input '${name}' is missing`, TypeError);
-    if (t.dtype !== 'float32') fail(K, `input '${name}' must be float32, got ${t.dtype}`, TypeError);
-    if (rank !== undefined && t.shape.length !== rank) fail(K, `input '${name}' must be rank ${rank}, got shape [${t.shape.join(',')}]`, RangeError);
-    return t;
-  };
   const channelsOf = (K: string, x: TensorInfo): number => {
     if (x.shape.length < 1) fail(K, 'x must have a channel axis (rank >= 1), got a scalar', RangeError);
     return x.shape[x.shape.length - 1];
@@ -162,7 +162,7 @@ function makeKernels(tf: TfKernelRegistry): KernelConfig[] {
   };
   /** Which part of `out` a channel vector of C floats is, for the per-channel inputs. */
   const vecC = (K: string, inputs: NamedTensorInfoMap, name: string, C: number): TensorInfo => {
-    const t = f32(K, inputs, name, 1);
+    const t = f32Input(K, inputs, name, 1);
     if (t.shape[0] !== C) fail(K, `${name} must have shape [${C}] (the channels of x), got [${t.shape.join(',')}]`, RangeError);
     return t;
   };
@@ -171,7 +171,7 @@ function makeKernels(tf: TfKernelRegistry): KernelConfig[] {
   const bnTrain: KernelFunc = ({ inputs, backend, attrs }) => {
     const K = BN_TRAIN_KERNEL;
     const b = asBackend(K, backend);
-    const x = f32(K, inputs, 'x'), C = channelsOf(K, x);
+    const x = f32Input(K, inputs, 'x'), C = channelsOf(K, x);
     const gamma = vecC(K, inputs, 'gamma', C), beta = vecC(K, inputs, 'beta', C);
     const out = b.makeOutput(x.shape.slice(), 'float32');
     let st;
@@ -190,7 +190,7 @@ function makeKernels(tf: TfKernelRegistry): KernelConfig[] {
   const bnTrainGrad: KernelFunc = ({ inputs, backend, attrs }) => {
     const K = BN_TRAIN_GRAD_KERNEL;
     const b = asBackend(K, backend);
-    const x = f32(K, inputs, 'x'), dy = f32(K, inputs, 'dy'), C = channelsOf(K, x);
+    const x = f32Input(K, inputs, 'x'), dy = f32Input(K, inputs, 'dy'), C = channelsOf(K, x);
     sameShape(K, 'dy', dy.shape, x.shape);
     const gamma = vecC(K, inputs, 'gamma', C), mean = vecC(K, inputs, 'mean', C), variance = vecC(K, inputs, 'variance', C);
     const out = b.makeOutput(x.shape.slice(), 'float32');

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import cliProgress from 'cli-progress';
 import { init } from '../backend/facade.js';
 import { tf } from '../backend/tf.js';
-import { generateSynthetic } from '../data/synthetic.js';
+import { generateSynthetic, type SyntheticOptions } from '../data/synthetic.js';
 import { resolveAugmentPreset } from '../data/augment.js';
 import { loadCocoDataset } from '../data/coco.js';
 import { TopDownDataset } from '../data/dataset.js';
@@ -31,7 +31,7 @@ export interface DemoOptions {
   batch?: number;
   /** Run the two trainings one after the other in this thread (default: two worker threads). */
   sequential?: boolean;
-  /** Training augmentation preset of both models (default 'mild'). */
+  /** Training augmentation preset of both models (default 'noflip'). */
   augment?: string;
   /** Synthetic benchmark difficulty: a preset name or a number in [0, 1] (default 'medium'). */
   difficulty?: string | number;
@@ -66,7 +66,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const INPUT = o.input ?? DEFAULT_INPUT;
   const augmentName = o.augment ?? 'noflip';
   const augment = resolveAugmentPreset(augmentName);
-  const difficulty = typeof o.difficulty === 'string' && o.difficulty.trim() !== '' && !Number.isNaN(Number(o.difficulty)) ? Number(o.difficulty) : o.difficulty ?? 'medium';
+  // A numeric string from the command line is a number; a name is checked by generateSynthetic.
+  const difficulty = (typeof o.difficulty === 'string' && o.difficulty.trim() !== '' && !Number.isNaN(Number(o.difficulty))
+    ? Number(o.difficulty) : o.difficulty ?? 'medium') as NonNullable<SyntheticOptions['difficulty']>;
   mkdirSync(out, { recursive: true });
   console.log(`rlepose demo${o.quick ? ' --quick' : ''}: ${images} synthetic images, RLE vs L1, ${steps} steps of B=${batch} each, input ${INPUT[0]}x${INPUT[1]}, augmentation ${augmentName}, difficulty ${difficulty}, seed ${o.seed}`);
   console.log(`report folder: ${out}`);
@@ -75,7 +77,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const dataDir = join(out, 'data');
   const bar = new cliProgress.SingleBar({ format: '  data     [{bar}] {value}/{total} images {duration_formatted}', noTTYOutput: true, notTTYSchedule: 10000 }, cliProgress.Presets.shades_classic);
   bar.start(images, 0);
-  const syn = await generateSynthetic({ outDir: dataDir, numImages: images, seed: o.seed, imageSize: [160, 128], difficulty: difficulty as number, valFraction: o.quick ? 0.15 : 0.1, onProgress: (d) => bar.update(d) });
+  const syn = await generateSynthetic({ outDir: dataDir, numImages: images, seed: o.seed, imageSize: [160, 128], difficulty, valFraction: o.quick ? 0.15 : 0.1, onProgress: (d) => bar.update(d) });
   bar.stop();
   console.log(`  data: ${syn.train.coco.annotations.length} train people, ${syn.val.coco.annotations.length} val people in ${(syn.elapsedMs / 1000).toFixed(1)} s`);
 
