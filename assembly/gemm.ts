@@ -15,9 +15,16 @@ export const EPI_BIAS: i32 = 3;
 export const EPI_ACCUM: i32 = 4;
 /** As EPI_LEAKY_GRAD, and also adds each column's sum into `bias` (the bias gradient, zeroed by the caller). */
 export const EPI_LEAKY_GRAD_SUM: i32 = 5;
+/** Internal: EPI_BIAS_LEAKY for a slope outside [0, 1], where max(x, slope·x) is not the LeakyReLU. */
+const EPI_BIAS_LEAKY_SEL: i32 = 6;
 
 @inline function epi(acc: v128, mode: i32, bias: usize, act: usize, slopeV: v128, c: usize): v128 {
   if (mode == EPI_BIAS_LEAKY) {
+    // 0 <= slope <= 1 (gemmF32x4 sends other slopes to EPI_BIAS_LEAKY_SEL): max(x, slope·x) as pmax, one
+    // maxps (x when the comparison is false, so NaN and ±0 come out bit for bit as in the select form).
+    const x = f32x4.add(acc, v128.load(bias));
+    return f32x4.pmax(x, f32x4.mul(x, slopeV));
+  } else if (mode == EPI_BIAS_LEAKY_SEL) {
     const x = f32x4.add(acc, v128.load(bias));
     return v128.bitselect(x, f32x4.mul(x, slopeV), f32x4.gt(x, f32x4.splat(0.0)));
   } else if (mode == EPI_LEAKY_GRAD || mode == EPI_LEAKY_GRAD_SUM) {
@@ -130,6 +137,7 @@ const K_BLOCK: i32 = 256;
  *  A long K in plain-store mode is split into blocks accumulated into C (cache blocking). */
 export function gemmF32x4(A: usize, sm: i32, sk: i32, B: usize, ldb: i32, C: usize, ldc: i32,
                           M: i32, Nc: i32, K: i32, mode: i32, bias: usize, act: usize, slope: f32): void {
+  if (mode == EPI_BIAS_LEAKY && !(slope >= 0 && slope <= 1)) mode = EPI_BIAS_LEAKY_SEL;
   if (K <= K_BLOCK * 4 || mode != EPI_STORE) {
     gemmPanel(A, sm, sk, B, ldb, C, ldc, M, Nc, K, mode, bias, act, slope);
     return;

@@ -176,6 +176,14 @@ test('SIMD kernels equal their scalar twins (GEMM in every epilogue and stride, 
         assert.ok(relErr(sums[0], ref) < 1e-5 && relErr(sums[1], ref) < 1e-5, `column sums M=${M}`);
         fill(bias, Nc);
       }
+      if (mode === 1) { // the LeakyReLU epilogue for every kind of slope (max form in [0, 1], select form outside)
+        for (const slope of [0, 0.2, 1, 1.5, -0.3]) {
+          e.gemmF32x4(A, sm, sk, B, Nc, C1, Nc, M, Nc, K, mode, bias, act, slope);
+          e.gemmScalar(A, sm, sk, B, Nc, C2, Nc, M, Nc, K, mode, bias, act, slope);
+          const rs = relErr(k.readF32(C1, cLen), k.readF32(C2, cLen));
+          assert.ok(rs < 1e-6, `gemm bias+leaky M=${M} slope ${slope}: ${rs}`);
+        }
+      }
       e.rowsDotF32x4(B, Nc, W, Nc, C1, 3, Math.min(K, 3), 3, Nc, bias);
       e.rowsDotScalar(B, Nc, W, Nc, C2, 3, Math.min(K, 3), 3, Nc, bias);
       const rd = relErr(k.readF32(C1, 3 * Math.min(K, 3)), k.readF32(C2, 3 * Math.min(K, 3)));
