@@ -2,7 +2,7 @@
 // RLE loss variants (values and gradients) on top of the RealNVP kernels. See shared golden README
 // for the formulas. The io block holds six [N, D] arrays (N = B·K joints), each padded to 4 floats:
 //   pred | sigmaLogit | target | weight | gradPred (out) | gradSigmaLogit (out)
-import { bind, flowInverse, flowBackward, flowLogProbBackward, flowPackedFloats, flowWsOffset,
+import { bind, flowInverse, flowBackward, flowLogProbFwdBwd, flowPackedFloats, flowWsOffset,
          WS_IN, WS_Z, WS_LD, WS_LP, WS_W, WS_G, WS_GLD, WS_SIG, DESC_D, DESC_H, DESC_C, DESC_GRADS } from './realnvp';
 
 export const RLE_OFFICIAL = 0;
@@ -95,15 +95,24 @@ export function rleLoss(desc: usize, variant: i32, B: i32, K: i32, io: usize, wa
     const s = ld32(sig, i);
     st32(inp, i, (ld32(pred, i) - ld32(tgt, i)) / (mm ? s + EPS : s));
   }
-  flowInverse(desc, N);
+  // The weights of Σ w_n log p(x_n) depend on the target weights only, so the flow's inverse and
+  // backward passes run in one chunked call before the loss is summed from its log-probabilities.
+  if (wantGrad) {
+    for (let j = 0; j < N; j++) {
+      let wsum: f64 = 0;
+      for (let d = 0; d < D; d++) wsum += ld32(w, j * D + d);
+      st32(wv, j, -(variant == RLE_OFFICIAL ? <f64>D * ld32(w, j * D) : wsum) * invB);
+    }
+    flowLogProbFwdBwd(desc, N, 1);
+  } else {
+    flowInverse(desc, N);
+  }
   for (let j = 0; j < N; j++) {
     const lphi = ld32(lp, j);
     const w0 = ld32(w, j * D);
-    let wsum: f64 = 0;
     for (let d = 0; d < D; d++) {
       const i = j * D + d;
       const s = ld32(sig, i), wi = ld32(w, i), logs = Math.log(s);
-      wsum += wi;
       if (variant == RLE_OFFICIAL) {
         const err = Math.abs(ld32(tgt, i) - ld32(pred, i));
         loss += (logs - lphi) * w0 + (logs - LOG_AMP + err / (SQRT2 * s + EPS)) * wi;
@@ -115,11 +124,9 @@ export function rleLoss(desc: usize, variant: i32, B: i32, K: i32, io: usize, wa
         loss += (logs - lphi + q) * wi;
       }
     }
-    if (wantGrad) st32(wv, j, -(variant == RLE_OFFICIAL ? <f64>D * w0 : wsum) * invB);
   }
   if (!wantGrad) return loss * invB;
 
-  flowLogProbBackward(desc, N, 1);
   for (let j = 0; j < N; j++) {
     const w0 = ld32(w, j * D);
     for (let d = 0; d < D; d++) {

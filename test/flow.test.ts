@@ -122,6 +122,30 @@ test('finite differences: every loss variant, 2D and 3D, against a float64 refer
   }
 });
 
+test('the chunked fwd+bwd (logProbBackward, rows in chunks of 128) equals the one-pass inverse + backward and a float64 reference', () => {
+  const rng = new Rng(21);
+  for (const [dim, hidden, couplings, binary, N] of [[2, 64, 6, true, 300], [3, 20, 3, false, 257], [2, 13, 2, true, 128], [1, 8, 2, true, 129]] as const) {
+    const { flow, ref } = randomFlow(rng, dim, hidden, couplings, binary);
+    try {
+      const x = Float32Array.from({ length: N * dim }, () => rng.normal());
+      const w = Float32Array.from({ length: N }, () => rng.uniform(0.2, 1.5));
+      const chunked = flow.logProbGrad(x, w);
+      // One pass: inverse over all rows, then the backward of Σ w log p through inverseGrad.
+      const inv = flow.inverse(x);
+      const gz = inv.z.map((v, i) => -w[Math.floor(i / dim)] * v);
+      const onePass = flow.inverseGrad(x, gz, w);
+      assert.ok(relErr(chunked.gradX, onePass.gradX) < 1e-5, `gradX dim=${dim} N=${N}: ${relErr(chunked.gradX, onePass.gradX)}`);
+      for (const [name, t] of Object.entries(onePass.gradParams)) {
+        assert.ok(relErr(chunked.gradParams[name].data, t.data) < 2e-5, `${name} dim=${dim} N=${N}: ${relErr(chunked.gradParams[name].data, t.data)}`);
+      }
+      const lp = Array.from({ length: N }, (_, n) => refLogProb(ref, Array.from(x.subarray(n * dim, (n + 1) * dim))));
+      assert.ok(relErr(chunked.logProb, lp) < 1e-5, `logProb dim=${dim} N=${N}: ${relErr(chunked.logProb, lp)}`);
+    } finally {
+      flow.dispose();
+    }
+  }
+});
+
 test('property: forward(inverse(x)) ≈ x and log-dets cancel', () => {
   const rng = new Rng(3);
   const flows = [RealNVP.create({ dim: 2, seed: 1 }), RealNVP.create({ dim: 3, seed: 2, init: 'mmpose' }), randomFlow(rng, 4, 11, 3).flow];

@@ -439,12 +439,14 @@ export class RealNVP {
       if (w.length !== n) throw new RangeError(`RealNVP.logProbBackward: weights must have shape [N] = [${n}], got ${w.length} values`);
       assertFinite('RealNVP.logProbBackward', 'weights', w, [n]);
     }
-    this.runInverse(data, n);
-    const logProb = this.k.readF32(this._slot(WS.LP), n);
+    // One call: the inverse and the backward pass, chunk by chunk of rows (activations stay in cache).
+    recordOp('flow.logProb', 'rlepose');
+    const desc = this._ensure(n);
+    this.k.writeF32(this._slot(WS.IN), data);
     if (w) this.k.writeF32(this._slot(WS.W), w);
     recordOp('flow.backward', 'rlepose');
-    this.k.exports.flowLogProbBackward(this.desc, n, w ? 1 : 0);
-    return { logProb, gradX: this.k.readF32(this._slot(WS.G), n * this.dim) };
+    this.k.exports.flowLogProbFwdBwd(desc, n, w ? 1 : 0);
+    return { logProb: this.k.readF32(this._slot(WS.LP), n), gradX: this.k.readF32(this._slot(WS.G), n * this.dim) };
   }
 
   /**

@@ -28,6 +28,7 @@ export interface WasmExports {
   flowInverse(desc: number, N: number): void;
   flowBackward(desc: number, N: number): void;
   flowLogProbBackward(desc: number, N: number, useW: number): void;
+  flowLogProbFwdBwd(desc: number, N: number, useW: number): void;
   flowForward(desc: number, N: number): void;
   vmathTest(x: number, outExp: number, outTanh: number, n: number): void;
   rleLoss(desc: number, variant: number, B: number, K: number, io: number, wantGrad: number): number;
