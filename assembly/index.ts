@@ -4,7 +4,7 @@ export { gemmF32x4, gemmScalar, EPI_STORE, EPI_BIAS_LEAKY, EPI_LEAKY_GRAD, EPI_B
 export { rowsDotF32x4, rowsDotScalar } from './rows';
 export {
   setSimd, getSimd, flowPackedFloats, flowDerivedFloats, flowCanonicalFloats, flowWorkspaceBytes, flowWsOffset,
-  flowPack, flowUnpack, flowSync, flowInverse, flowBackward, flowLogProbBackward, flowLogProbFwdBwd, flowForward,
+  flowPack, flowUnpack, flowSync, flowInverse, flowBackward, flowLogProbFwdBwd, flowForward,
 } from './realnvp';
 export { rleLoss, RLE_OFFICIAL, RLE_MMPOSE_LAPLACE, RLE_MMPOSE_GAUSSIAN, RLE_NO_RESIDUAL, RLE_DIRECT, LOSS_L1, LOSS_L2 } from './rle';
 export { adamStep, sgdStep } from './adam';

@@ -383,16 +383,6 @@ function backwardRows(N: i32, acc: bool): void {
   }
 }
 
-/** Backward of Σ_n w_n log p(x_n) after flowInverse: ws.w holds w (or all ones when useW = 0).
- *  Writes ws.g = gradient with respect to x and the parameter gradients. */
-export function flowLogProbBackward(desc: usize, N: i32, useW: i32): void {
-  bind(desc);
-  assert(N <= cap, 'flowLogProbBackward: N exceeds workspace capacity');
-  rOffND = 0; rOffN = 0;
-  seedLogProb(N, useW);
-  backwardRows(N, false);
-}
-
 /** ws.g = −w·z and ws.gld = w (the gradient of Σ w log p with respect to z and log|det|) on N rows. */
 function seedLogProb(N: i32, useW: i32): void {
   const z = ws + oZ + rOffND, g = ws + oG + rOffND, gld = ws + oGld + rOffN, w = ws + oW + rOffN;
@@ -407,8 +397,9 @@ function seedLogProb(N: i32, useW: i32): void {
  *  paper's flow) stay in L2 between the two passes (measured: N = 136 runs 12% faster per sample than 544). */
 const FWD_BWD_ROWS: i32 = 128;
 
-/** flowInverse then flowLogProbBackward, chunk by chunk of rows (the parameter gradients summed over the
- *  chunks): ws.z, ws.ld, ws.lp and ws.g for all N rows, the parameter gradients in the grads buffer. */
+/** flowInverse then the backward of Σ_n w_n log p(x_n) (ws.w holds w, or all ones when useW = 0), chunk
+ *  by chunk of rows (the parameter gradients summed over the chunks): ws.z, ws.ld, ws.lp and ws.g for all
+ *  N rows, the parameter gradients in the grads buffer. */
 export function flowLogProbFwdBwd(desc: usize, N: i32, useW: i32): void {
   bind(desc);
   assert(N <= cap, 'flowLogProbFwdBwd: N exceeds workspace capacity');

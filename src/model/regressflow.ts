@@ -443,11 +443,7 @@ export function batchNormTrain(tf: TF, x: tfNs.Tensor, gamma: tfNs.Tensor, beta:
   recordOp('batchNorm.train', 'tfjs-ops');
   const op = tf.customGrad(((xi: tfNs.Tensor, gi: tfNs.Tensor, bi: tfNs.Tensor, save: (t: tfNs.Tensor[]) => void) => {
     const { mean, variance } = tf.moments(xi, axes);
-    if (running) {
-      const m = running.momentum;
-      running.mean.assign(tf.add(tf.mul(running.mean, 1 - m), tf.mul(mean, m)));
-      running.variance.assign(tf.add(tf.mul(running.variance, 1 - m), tf.mul(variance, m * n / Math.max(n - 1, 1))));
-    }
+    if (running) updateRunningStats(tf, running, mean, variance, n);
     const rstd = tf.rsqrt(tf.add(variance, BN_EPS));
     const xhat = tf.mul(tf.sub(xi, mean), rstd);
     save([xhat, rstd, gi]);
@@ -465,6 +461,15 @@ export function batchNormTrain(tf: TF, x: tfNs.Tensor, gamma: tfNs.Tensor, beta:
   return op(x, gamma, beta);
 }
 
+type RunningStats = { mean: tfNs.Variable; variance: tfNs.Variable; momentum: number };
+
+/** PyTorch's running averages: the batch mean, and the batch variance made unbiased (n / (n − 1)). */
+function updateRunningStats(tf: TF, running: RunningStats, mean: tfNs.Tensor, variance: tfNs.Tensor, n: number): void {
+  const m = running.momentum;
+  running.mean.assign(tf.add(tf.mul(running.mean, 1 - m), tf.mul(mean, m)));
+  running.variance.assign(tf.add(tf.mul(running.variance, 1 - m), tf.mul(variance, m * n / Math.max(n - 1, 1))));
+}
+
 /** Our fused WASM kernels serve training-mode BatchNorm when the network runs on tfjs-wasm, they are
  *  registered (init() / registerWasmTrainingKernels) and the user has not forced 'tfjs-ops' for it. */
 function useFusedBatchNorm(tf: TF): boolean {
@@ -476,15 +481,11 @@ function useFusedBatchNorm(tf: TF): boolean {
 /** batchNormTrain on RleposeBatchNormTrain / RleposeBatchNormTrainGrad (backend/batchnorm.ts): two passes
  *  over x forward, two over (dy, x) backward, instead of a dozen tfjs ops. */
 function fusedBatchNormTrain(tf: TF, x: tfNs.Tensor, gamma: tfNs.Tensor, beta: tfNs.Tensor,
-  running: { mean: tfNs.Variable; variance: tfNs.Variable; momentum: number } | null, n: number): tfNs.Tensor {
+  running: RunningStats | null, n: number): tfNs.Tensor {
   const attrs = { varianceEpsilon: BN_EPS };
   const op = tf.customGrad(((xi: tfNs.Tensor, gi: tfNs.Tensor, bi: tfNs.Tensor, save: (t: tfNs.Tensor[]) => void) => {
     const [y, mean, variance] = tf.engine().runKernel(BN_TRAIN_KERNEL, { x: xi, gamma: gi, beta: bi }, attrs) as tfNs.Tensor[];
-    if (running) {
-      const m = running.momentum;
-      running.mean.assign(tf.add(tf.mul(running.mean, 1 - m), tf.mul(mean, m)));
-      running.variance.assign(tf.add(tf.mul(running.variance, 1 - m), tf.mul(variance, m * n / Math.max(n - 1, 1))));
-    }
+    if (running) updateRunningStats(tf, running, mean, variance, n);
     save([xi, gi, mean, variance]);
     return {
       value: y,

@@ -27,7 +27,6 @@ export interface WasmExports {
   flowSync(desc: number): void;
   flowInverse(desc: number, N: number): void;
   flowBackward(desc: number, N: number): void;
-  flowLogProbBackward(desc: number, N: number, useW: number): void;
   flowLogProbFwdBwd(desc: number, N: number, useW: number): void;
   flowForward(desc: number, N: number): void;
   vmathTest(x: number, outExp: number, outTanh: number, n: number): void;
